@@ -1,0 +1,154 @@
+//! Tributary's persistence: one [`Store`] trait, two backends.
+//!
+//! SQLite is the embedded default; PostgreSQL serves shared, multi-replica deployments.
+//! Every write is one transaction that also appends to the change log, which the graph,
+//! the search index and other replicas follow. Both backends run the same SQL text
+//! (see [`sql`]); only connection set-up, write locking and the migrations differ.
+#![forbid(unsafe_code)]
+
+mod error;
+mod plan;
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tributary_catalog::{
+    ConnectionConfig, Edge, EdgeDraft, EdgeKey, Entity, EntityDraft, EntityKind, Fqn, Team,
+    TeamDraft,
+};
+use uuid::Uuid;
+
+pub use error::{ReferenceProblem, StoreError};
+pub use postgres::PgStore;
+pub use records::{
+    Change, ChildCount, EdgesWritten, EntityTree, ListQuery, NewToken, Page, TokenRecord,
+    TreeWritten, WriteCounts,
+};
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The catalog's persistence. Handlers and connectors talk to this trait only.
+///
+/// Reads of entities return live ones unless said otherwise. Writes take the actor (the
+/// token name, `cli`, `demo`, …) that the change log records.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Succeeds when the database answers and every migration this build knows is applied.
+    async fn readiness(&self) -> Result<()>;
+
+    // --- entities ---------------------------------------------------------------------
+
+    async fn get_entity(&self, fqn: &Fqn) -> Result<Entity>;
+
+    /// The live entities at the given FQNs, in no particular order; missing ones are left out.
+    async fn entities_by_fqn(&self, fqns: &[Fqn]) -> Result<Vec<Entity>>;
+
+    /// Live children of `parent`, ordered by FQN.
+    async fn children(&self, parent: Uuid) -> Result<Vec<Entity>>;
+
+    /// How many live children of each kind `parent` has.
+    async fn child_counts(&self, parent: Uuid) -> Result<Vec<ChildCount>>;
+
+    /// A page of live entities of one kind, ordered by FQN.
+    async fn list_entities(&self, query: &ListQuery) -> Result<Page<Entity>>;
+
+    /// Writes an entity and, when the tree says so, the full set of its children (a table's
+    /// columns, a model's features): children not listed are soft-deleted. Implied parents
+    /// (databases, schemas) are created; other missing parents and unknown owners are
+    /// reported as [`StoreError::References`]. One transaction; unchanged rows are not
+    /// rewritten and leave no change-log rows.
+    async fn put_entity_tree(&self, actor: &str, tree: EntityTree) -> Result<TreeWritten>;
+
+    /// Soft-deletes the entity of `kind` at `fqn` with everything it contains; returns how
+    /// many entities were deleted.
+    async fn delete_entity(&self, actor: &str, kind: EntityKind, fqn: &Fqn) -> Result<u64>;
+
+    // --- services ---------------------------------------------------------------------
+
+    /// Writes a service entity and its connection config. A secret sent back as `"***"`
+    /// keeps the stored value.
+    async fn put_service(
+        &self,
+        actor: &str,
+        service: EntityDraft,
+        connection: ConnectionConfig,
+    ) -> Result<TreeWritten>;
+
+    /// The stored connection config, secrets included: for connectors, never for responses.
+    async fn service_connection(&self, service: &Fqn) -> Result<ConnectionConfig>;
+
+    // --- teams ------------------------------------------------------------------------
+
+    /// Creates or updates a team; the flag says whether it was created.
+    async fn put_team(&self, actor: &str, team: TeamDraft) -> Result<(Team, bool)>;
+    async fn get_team(&self, name: &str) -> Result<Team>;
+    async fn list_teams(&self) -> Result<Vec<Team>>;
+
+    // --- lineage edges ----------------------------------------------------------------
+
+    /// Upserts edges by (from, to, source). Every endpoint must be a live entity that can
+    /// carry lineage, or nothing is written.
+    async fn put_edges(&self, actor: &str, edges: Vec<EdgeDraft>) -> Result<EdgesWritten>;
+
+    /// Deletes edges by key; returns the keys that matched nothing.
+    async fn delete_edges(&self, actor: &str, keys: Vec<EdgeKey>) -> Result<Vec<EdgeKey>>;
+
+    /// Edges into (`upstream`) and out of (`downstream`) an entity, at most `limit` each.
+    async fn edges_of(&self, entity: Uuid, limit: u32) -> Result<(Vec<Edge>, Vec<Edge>)>;
+
+    // --- API tokens -------------------------------------------------------------------
+
+    /// Stores a token by the hash of its secret; a live token of the same name is a conflict.
+    async fn create_token(&self, actor: &str, token: NewToken) -> Result<TokenRecord>;
+
+    /// The live token whose secret hashes to `hash`, marking it used.
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    async fn revoke_token(&self, actor: &str, name: &str) -> Result<()>;
+
+    // --- change log -------------------------------------------------------------------
+
+    /// Change-log rows with `seq > after`, oldest first.
+    async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>>;
+
+    /// The newest change-log position, 0 when the log is empty.
+    async fn last_change_seq(&self) -> Result<i64>;
+}
+
+/// Opens the store a URL names (`sqlite:` or `postgres:`), creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl {
+            scheme: url.split(':').next().unwrap_or_default().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,310 @@
+//! Backend-agnostic planning of writes: compare what a write asserts with what is stored,
+//! and decide which rows to insert, update or soft-delete and which change-log rows to add.
+//!
+//! Planning in Rust (rather than in `ON CONFLICT … WHERE` clauses) keeps the two backends'
+//! SQL identical and lets unchanged rows go unwritten, so a repeated write leaves no noise.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tributary_catalog::{Edge, EdgeDraft, Entity, EntityDraft};
+use uuid::Uuid;
+
+use crate::{StoreError, WriteCounts};
+
+/// A change-log row waiting for its transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingChange {
+    pub op: &'static str,
+    pub entity_id: Option<Uuid>,
+    pub fqn: Option<String>,
+    pub detail: Value,
+}
+
+impl PendingChange {
+    pub fn entity(op: &'static str, entity: &Entity) -> Self {
+        PendingChange {
+            op,
+            entity_id: Some(entity.id),
+            fqn: Some(entity.fqn.to_string()),
+            detail: json!({ "kind": entity.kind }),
+        }
+    }
+
+    pub fn edge(op: &'static str, edge: &Edge) -> Self {
+        PendingChange {
+            op,
+            entity_id: None,
+            fqn: None,
+            detail: json!({
+                "edge_id": edge.id,
+                "from_id": edge.from_id, "to_id": edge.to_id,
+                "from": edge.from, "to": edge.to, "source": edge.source,
+            }),
+        }
+    }
+}
+
+/// What to do with one entity.
+#[derive(Debug)]
+pub(crate) enum EntityOutcome {
+    Unchanged(Entity),
+    Created(Entity),
+    Updated(Entity),
+}
+
+impl EntityOutcome {
+    pub fn entity(&self) -> &Entity {
+        match self {
+            EntityOutcome::Unchanged(e) | EntityOutcome::Created(e) | EntityOutcome::Updated(e) => {
+                e
+            }
+        }
+    }
+}
+
+/// Plans writing `draft` over `stored` (the row at the same FQN, live or not).
+pub(crate) fn plan_entity(
+    stored: Option<&Entity>,
+    draft: &EntityDraft,
+    parent_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<EntityOutcome, StoreError> {
+    let Some(stored) = stored else {
+        return Ok(EntityOutcome::Created(Entity {
+            id: Uuid::now_v7(),
+            kind: draft.kind,
+            fqn: draft.fqn.clone(),
+            name: draft.fqn.name().to_owned(),
+            parent_id,
+            display_name: draft.display_name.clone(),
+            description: draft.description.clone(),
+            owner: draft.owner.clone(),
+            tags: draft.tags.clone(),
+            attrs: draft.attrs.clone(),
+            source: draft.source.clone(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        }));
+    };
+    if stored.kind != draft.kind {
+        return Err(StoreError::Conflict {
+            key: draft.fqn.to_string(),
+            reason: format!(
+                "this FQN already names a {}, not a {}",
+                stored.kind, draft.kind
+            ),
+        });
+    }
+    if stored.matches(draft, parent_id) {
+        return Ok(EntityOutcome::Unchanged(stored.clone()));
+    }
+    Ok(EntityOutcome::Updated(Entity {
+        parent_id,
+        display_name: draft.display_name.clone(),
+        description: draft.description.clone(),
+        owner: draft.owner.clone(),
+        tags: draft.tags.clone(),
+        attrs: draft.attrs.clone(),
+        source: draft.source.clone(),
+        version: stored.version + 1,
+        updated_at: now,
+        deleted_at: None,
+        ..stored.clone()
+    }))
+}
+
+/// Rows to write for one tree (or any batch of entities), and the log of it.
+#[derive(Debug, Default)]
+pub(crate) struct EntityWrites {
+    pub upserts: Vec<Entity>,
+    pub soft_deletes: Vec<Entity>,
+    pub changes: Vec<PendingChange>,
+    pub counts: WriteCounts,
+}
+
+impl EntityWrites {
+    pub fn record(&mut self, outcome: &EntityOutcome) {
+        match outcome {
+            EntityOutcome::Unchanged(_) => self.counts.unchanged += 1,
+            EntityOutcome::Created(e) => {
+                self.counts.created += 1;
+                self.changes
+                    .push(PendingChange::entity("entity.created", e));
+                self.upserts.push(e.clone());
+            }
+            EntityOutcome::Updated(e) => {
+                self.counts.updated += 1;
+                self.changes
+                    .push(PendingChange::entity("entity.updated", e));
+                self.upserts.push(e.clone());
+            }
+        }
+    }
+
+    pub fn soft_delete(&mut self, entity: Entity) {
+        self.counts.deleted += 1;
+        self.changes
+            .push(PendingChange::entity("entity.deleted", &entity));
+        self.soft_deletes.push(entity);
+    }
+}
+
+/// Plans the full set of a parent's children: listed ones upserted, live ones not listed
+/// soft-deleted. `stored` holds every stored child, live or not.
+pub(crate) fn plan_children(
+    writes: &mut EntityWrites,
+    parent_id: Uuid,
+    stored: Vec<Entity>,
+    drafts: &[EntityDraft],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut by_fqn: HashMap<String, Entity> =
+        stored.into_iter().map(|e| (e.fqn.to_string(), e)).collect();
+    let mut seen = HashSet::with_capacity(drafts.len());
+    for draft in drafts {
+        if !seen.insert(draft.fqn.as_str()) {
+            return Err(StoreError::Conflict {
+                key: draft.fqn.to_string(),
+                reason: "listed twice in one write".into(),
+            });
+        }
+        let stored = by_fqn.remove(draft.fqn.as_str());
+        let outcome = plan_entity(stored.as_ref(), draft, Some(parent_id), now)?;
+        writes.record(&outcome);
+    }
+    let mut gone: Vec<Entity> = by_fqn.into_values().filter(Entity::is_live).collect();
+    gone.sort_by(|a, b| a.fqn.cmp(&b.fqn));
+    for entity in gone {
+        writes.soft_delete(entity);
+    }
+    Ok(())
+}
+
+/// Rows to write for a batch of edges.
+#[derive(Debug, Default)]
+pub(crate) struct EdgeWrites {
+    pub upserts: Vec<Edge>,
+    pub changes: Vec<PendingChange>,
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// Plans edge upserts. `ids` resolves FQNs to entity ids; `stored` holds the stored edges
+/// keyed by (from_id, to_id, source). A key listed twice keeps its last listing.
+pub(crate) fn plan_edges(
+    drafts: Vec<EdgeDraft>,
+    ids: &HashMap<String, Uuid>,
+    stored: &HashMap<(Uuid, Uuid, String), Edge>,
+    now: DateTime<Utc>,
+) -> EdgeWrites {
+    let mut latest: HashMap<(Uuid, Uuid, String), EdgeDraft> = HashMap::new();
+    let mut order = Vec::new();
+    for draft in drafts {
+        let key = (
+            ids[draft.key.from.as_str()],
+            ids[draft.key.to.as_str()],
+            draft.key.source.clone(),
+        );
+        if latest.insert(key.clone(), draft).is_none() {
+            order.push(key);
+        }
+    }
+    let mut writes = EdgeWrites::default();
+    for key in order {
+        let draft = latest.remove(&key).expect("every ordered key has a draft");
+        match stored.get(&key) {
+            Some(edge) if edge.columns == draft.columns && edge.transform == draft.transform => {
+                writes.unchanged += 1;
+            }
+            Some(edge) => {
+                let updated = Edge {
+                    columns: draft.columns,
+                    transform: draft.transform,
+                    updated_at: now,
+                    ..edge.clone()
+                };
+                writes.updated += 1;
+                writes
+                    .changes
+                    .push(PendingChange::edge("edge.updated", &updated));
+                writes.upserts.push(updated);
+            }
+            None => {
+                let created = Edge {
+                    id: Uuid::now_v7(),
+                    from_id: key.0,
+                    to_id: key.1,
+                    from: draft.key.from,
+                    to: draft.key.to,
+                    source: draft.key.source,
+                    columns: draft.columns,
+                    transform: draft.transform,
+                    created_at: now,
+                    updated_at: now,
+                };
+                writes.created += 1;
+                writes
+                    .changes
+                    .push(PendingChange::edge("edge.created", &created));
+                writes.upserts.push(created);
+            }
+        }
+    }
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use tributary_catalog::{EntityKind, Fqn};
+
+    use super::*;
+
+    fn column(name: &str) -> EntityDraft {
+        EntityDraft::bare(
+            EntityKind::Column,
+            Fqn::parse(&format!("s.d.sc.t.{name}")).unwrap(),
+            "api",
+        )
+    }
+
+    #[test]
+    fn unchanged_children_are_not_rewritten_and_missing_ones_are_deleted() {
+        let now = Utc::now();
+        let parent = Uuid::now_v7();
+        let mut first = EntityWrites::default();
+        plan_children(&mut first, parent, vec![], &[column("a"), column("b")], now).unwrap();
+        assert_eq!(first.counts.created, 2);
+
+        let mut second = EntityWrites::default();
+        plan_children(
+            &mut second,
+            parent,
+            first.upserts.clone(),
+            &[column("a")],
+            now,
+        )
+        .unwrap();
+        assert_eq!(second.counts.unchanged, 1);
+        assert_eq!(second.counts.deleted, 1);
+        assert!(second.upserts.is_empty());
+        assert_eq!(second.soft_deletes[0].name, "b");
+    }
+
+    #[test]
+    fn a_child_listed_twice_is_refused() {
+        let err = plan_children(
+            &mut EntityWrites::default(),
+            Uuid::now_v7(),
+            vec![],
+            &[column("a"), column("a")],
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }));
+    }
+}
