@@ -1,1 +1,14 @@
-//! placeholder
+//! The `tributary` server: HTTP API, auth, OpenAPI, the demo catalog.
+//!
+//! `main.rs` only parses the command line and calls in here; everything testable lives here.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod state;

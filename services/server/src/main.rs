@@ -1,1 +1,165 @@
-fn main() {}
+//! The `tributary` binary: parses the command line, sets up logging, opens the store and
+//! hands over to the library.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use tributary_catalog::Role;
+use tributary_server::config::{Config, ConfigOverrides, redact_url};
+use tributary_server::{api, app, bootstrap, demo};
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Metadata catalog and lineage service"
+)]
+struct Cli {
+    /// Config file (default: ./tributary.toml when present).
+    #[arg(long, global = true, env = "TRIBUTARY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://path (embedded default) or postgres://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8585).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Load the demo catalog on start (once; it is kept afterwards).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown only this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// viewer, editor or admin.
+        #[arg(long, default_value = "viewer")]
+        role: Role,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke the live token of this name.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("TRIBUTARY_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,hyper=warn,tower_http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => *listen,
+        _ => None,
+    };
+    let config = Config::load(
+        cli.config.as_deref(),
+        ConfigOverrides {
+            listen,
+            database_url: cli.database_url.clone(),
+        },
+    )
+    .context("loading configuration")?;
+
+    if let Command::Openapi = cli.command {
+        println!("{}", api::openapi().to_pretty_json()?);
+        return Ok(());
+    }
+
+    let store = tributary_store::open(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the catalog at {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    tracing::info!(database = %redact_url(&config.database_url), backend = store.backend().as_str(), "catalog open");
+
+    match cli.command {
+        Command::Serve {
+            demo: with_demo, ..
+        } => {
+            if with_demo && demo::load(store.as_ref()).await.map_err(api_error)? {
+                tracing::info!("demo catalog loaded");
+            }
+            if let Some(token) = bootstrap::first_admin_token(store.as_ref())
+                .await
+                .map_err(api_error)?
+            {
+                eprintln!(
+                    "\nThis catalog had no API tokens, so one was created. It is shown only now:\n\n  \
+                     admin token: {token}\n\nUse it as `Authorization: Bearer <token>`; create others with \
+                     `tributary token create`.\n"
+                );
+            }
+            let listener = TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            tracing::info!(address = %config.listen, "serving; API explorer at /api/docs");
+            app::serve(store, &config, listener, app::shutdown_signal()).await?;
+        }
+        Command::Token { command } => match command {
+            TokenCommand::Create { name, role } => {
+                let created = api::tokens::issue_token(store.as_ref(), "cli", &name, role)
+                    .await
+                    .map_err(api_error)?;
+                println!("{}", created.token);
+            }
+            TokenCommand::List => {
+                for t in store.list_tokens().await? {
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "live"
+                    };
+                    println!(
+                        "{}\t{}\t{}\tcreated {}",
+                        t.name,
+                        t.role,
+                        state,
+                        t.created_at.format("%Y-%m-%d %H:%M")
+                    );
+                }
+            }
+            TokenCommand::Revoke { name } => store.revoke_token("cli", &name).await?,
+        },
+        Command::Openapi => unreachable!("handled before the store is opened"),
+    }
+    Ok(())
+}
+
+fn api_error(err: tributary_server::error::ApiError) -> anyhow::Error {
+    anyhow::anyhow!("{}", err.message)
+}

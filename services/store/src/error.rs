@@ -40,6 +40,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (worth a retry), rather than refusing.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            )
+        )
+    }
+
     pub(crate) fn not_found(kind: &'static str, key: impl ToString) -> Self {
         StoreError::NotFound {
             kind,

@@ -1,0 +1,73 @@
+//! The REST API under `/api/v1`: one router per resource, merged here with their OpenAPI.
+
+pub mod entities;
+pub mod health;
+pub mod lineage;
+pub mod models;
+pub mod paging;
+pub mod services;
+pub mod tables;
+pub mod teams;
+pub mod tokens;
+pub mod validate;
+
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tributary",
+        description = "Metadata catalog and lineage service: tables, columns, ML models and \
+                       their features, the lineage between them, and who owns what.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "services", description = "Source systems and how to reach them (admin)"),
+        (name = "tables", description = "Tables with their columns"),
+        (name = "models", description = "ML models with their features"),
+        (name = "teams", description = "Owners of entities, told about incidents"),
+        (name = "entities", description = "Any entity by FQN"),
+        (name = "lineage", description = "Lineage edges"),
+        (name = "tokens", description = "API tokens (admin)"),
+        (name = "health", description = "Liveness and readiness")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .merge(services::router())
+        .merge(tables::router())
+        .merge(models::router())
+        .merge(teams::router())
+        .merge(entities::router())
+        .merge(lineage::router())
+        .merge(tokens::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .merge(health::router())
+}
+
+/// The published API contract (`openapi/openapi.json`).
+pub fn openapi() -> OpenApiDoc {
+    router().into_openapi()
+}

@@ -1,0 +1,175 @@
+//! Configuration, layered: built-in defaults, then `tributary.toml`, then `TRIBUTARY_*`
+//! environment variables (`__` separates nesting: `TRIBUTARY_AUTH__ANONYMOUS_READ=false`),
+//! then command-line flags.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Where the embedded default keeps its catalog, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./tributary-data/catalog.db";
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://path` (embedded) or `postgres://user:pass@host/db` (shared).
+    pub database_url: String,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Let requests without a token read the catalog. On by default for a local install;
+    /// turn it off for a shared deployment.
+    pub anonymous_read: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes (413 beyond it).
+    pub body_limit: usize,
+    /// A request taking longer is answered 408.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8585)),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            anonymous_read: true,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: 16 * 1024 * 1024,
+            request_timeout_secs: 60,
+        }
+    }
+}
+
+/// Values given on the command line; only those set override the other layers.
+#[derive(Debug, Default, Serialize)]
+pub struct ConfigOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers. A missing config file is fine unless it was named explicitly.
+    pub fn load(file: Option<&Path>, overrides: ConfigOverrides) -> Result<Config, figment::Error> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(figment::Error::from(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None => figment = figment.merge(Toml::file("tributary.toml")),
+        }
+        figment
+            // Variables the CLI and tests read are not config keys.
+            .merge(
+                Env::prefixed("TRIBUTARY_")
+                    .ignore(&["TOKEN", "TEST_POSTGRES_URL", "REQUIRE_POSTGRES"])
+                    .split("__"),
+            )
+            .merge(Serialized::defaults(overrides))
+            .extract()
+    }
+}
+
+/// A database URL with its password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("auth", &self.auth)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://cat:s3cret@db:5432/catalog"),
+            "postgres://cat:***@db:5432/catalog"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+        let config = Config {
+            database_url: "postgres://cat:s3cret@db/c".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "tributary.toml",
+                "listen = \"127.0.0.1:9000\"\n[auth]\nanonymous_read = false\n",
+            )?;
+            jail.set_env("TRIBUTARY_LISTEN", "127.0.0.1:9001");
+            jail.set_env("TRIBUTARY_HTTP__BODY_LIMIT", "1024");
+            let config = Config::load(None, ConfigOverrides::default())?;
+            assert_eq!(config.listen.port(), 9001, "env beats the file");
+            assert!(!config.auth.anonymous_read, "the file beats defaults");
+            assert_eq!(config.http.body_limit, 1024);
+            let flags = ConfigOverrides {
+                listen: Some("127.0.0.1:9002".parse().unwrap()),
+                ..Default::default()
+            };
+            assert_eq!(
+                Config::load(None, flags)?.listen.port(),
+                9002,
+                "flags beat env"
+            );
+            Ok(())
+        });
+    }
+}
