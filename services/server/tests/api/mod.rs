@@ -1,0 +1,31 @@
+//! The router suite: every endpoint through `oneshot`, run against each store backend.
+
+pub mod failures;
+pub mod harness;
+pub mod resources;
+
+/// Every suite test, for `api_suite!`.
+#[macro_export]
+macro_rules! all_api_tests {
+    ($open:path) => {
+        $crate::api_suite!($open;
+            resources::services_round_trip_with_secrets_hidden,
+            resources::tables_put_get_list_delete,
+            resources::table_writes_refuse_bad_references,
+            resources::twenty_thousand_columns_store_all_or_nothing,
+            resources::models_put_get_list_delete,
+            resources::an_fqn_taken_by_another_kind_conflicts,
+            resources::teams_round_trip,
+            resources::entities_show_parents_children_and_edges,
+            resources::edges_put_and_delete,
+            resources::tokens_are_issued_used_and_revoked,
+            resources::health_ready_and_openapi_are_served,
+            resources::demo_loads_once_through_the_api_paths,
+            failures::writes_need_a_token_of_the_right_role,
+            failures::anonymous_reads_can_be_turned_off,
+            failures::malformed_json_points_at_line_and_column,
+            failures::bodies_over_the_limit_are_refused,
+            failures::unknown_routes_and_methods_answer_in_json,
+        );
+    };
+}
