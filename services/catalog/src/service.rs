@@ -70,10 +70,10 @@ impl ConnectionConfig {
     /// client can round-trip what it read without wiping the password it was never shown.
     pub fn keep_secrets_from(mut self, stored: &ConnectionConfig) -> ConnectionConfig {
         for (key, value) in self.0.iter_mut() {
-            if value.as_str() == Some(REDACTED) {
-                if let Some(old) = stored.0.get(key) {
-                    *value = old.clone();
-                }
+            if value.as_str() == Some(REDACTED)
+                && let Some(old) = stored.0.get(key)
+            {
+                *value = old.clone();
             }
         }
         self

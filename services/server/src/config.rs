@@ -78,16 +78,28 @@ pub struct ConfigOverrides {
     pub database_url: Option<String>,
 }
 
+/// A configuration that cannot be loaded: the message names the key and the layer.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(Box<figment::Error>);
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        ConfigError(Box::new(err))
+    }
+}
+
 impl Config {
     /// Loads the layers. A missing config file is fine unless it was named explicitly.
-    pub fn load(file: Option<&Path>, overrides: ConfigOverrides) -> Result<Config, figment::Error> {
+    pub fn load(file: Option<&Path>, overrides: ConfigOverrides) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) if !path.exists() => {
                 return Err(figment::Error::from(format!(
                     "config file {} does not exist",
                     path.display()
-                )));
+                ))
+                .into());
             }
             Some(path) => figment = figment.merge(Toml::file(path)),
             None => figment = figment.merge(Toml::file("tributary.toml")),
@@ -101,6 +113,7 @@ impl Config {
             )
             .merge(Serialized::defaults(overrides))
             .extract()
+            .map_err(ConfigError::from)
     }
 }
 
@@ -148,6 +161,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // the closure's type is figment::Jail's, not ours
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -156,7 +170,7 @@ mod tests {
             )?;
             jail.set_env("TRIBUTARY_LISTEN", "127.0.0.1:9001");
             jail.set_env("TRIBUTARY_HTTP__BODY_LIMIT", "1024");
-            let config = Config::load(None, ConfigOverrides::default())?;
+            let config = Config::load(None, ConfigOverrides::default()).map_err(|e| *e.0)?;
             assert_eq!(config.listen.port(), 9001, "env beats the file");
             assert!(!config.auth.anonymous_read, "the file beats defaults");
             assert_eq!(config.http.body_limit, 1024);
@@ -164,11 +178,8 @@ mod tests {
                 listen: Some("127.0.0.1:9002".parse().unwrap()),
                 ..Default::default()
             };
-            assert_eq!(
-                Config::load(None, flags)?.listen.port(),
-                9002,
-                "flags beat env"
-            );
+            let config = Config::load(None, flags).map_err(|e| *e.0)?;
+            assert_eq!(config.listen.port(), 9002, "flags beat env");
             Ok(())
         });
     }
