@@ -7,11 +7,13 @@ pub enum CatalogError {
     InvalidFqn { input: String, reason: String },
     #[error("invalid name {name:?}: {reason}")]
     InvalidName { name: String, reason: String },
-    #[error("{fqn} names a {found} but a {expected} was expected")]
+    #[error("{fqn} has {found} part(s), but a {kind} FQN has {expected}: {shape}")]
     WrongShape {
         fqn: String,
-        expected: String,
-        found: String,
+        kind: String,
+        expected: usize,
+        found: usize,
+        shape: String,
     },
     #[error("invalid {field}: {reason}")]
     InvalidField { field: String, reason: String },

@@ -119,8 +119,10 @@ impl Fqn {
         } else {
             Err(CatalogError::WrongShape {
                 fqn: self.text.clone(),
-                expected: format!("{kind} FQN of {} parts", kind.fqn_depth()),
-                found: format!("FQN of {} parts", self.parts.len()),
+                kind: kind.to_string(),
+                expected: kind.fqn_depth(),
+                found: self.parts.len(),
+                shape: kind.fqn_shape(),
             })
         }
     }

@@ -78,6 +78,14 @@ impl EntityKind {
         }
     }
 
+    /// The parts of this kind's FQN, e.g. `service.database.schema.table`.
+    pub fn fqn_shape(self) -> String {
+        match self.parent_kind() {
+            None => self.as_str().to_owned(),
+            Some(parent) => format!("{}.{}", parent.fqn_shape(), self.as_str()),
+        }
+    }
+
     /// Whether lineage edges may start or end at this kind. Containers (services,
     /// databases, schemas) and teams take part through containment and ownership only.
     pub fn carries_lineage(self) -> bool {
@@ -134,5 +142,9 @@ mod tests {
         assert_eq!(EntityKind::Column.fqn_depth(), 5);
         assert_eq!(EntityKind::MlModel.fqn_depth(), 2);
         assert_eq!(EntityKind::Feature.fqn_depth(), 3);
+        assert_eq!(
+            EntityKind::Column.fqn_shape(),
+            "service.database.schema.table.column"
+        );
     }
 }

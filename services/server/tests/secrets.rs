@@ -52,33 +52,61 @@ async fn secrets_never_leave_the_store(scratch: ScratchStore) {
         "auth": {"type": "bearer", "token": TOKEN}});
     let mut bodies = Vec::new();
     let (s, body) = app
-        .put("/api/v1/services/hive", &app.admin, json!({"service_type": "hive", "connection": connection}))
+        .put(
+            "/api/v1/services/hive",
+            &app.admin,
+            json!({"service_type": "hive", "connection": connection}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     bodies.push(body);
     // A client that round-trips what it read must not wipe the secret it never saw.
-    let (s, body) = app.put("/api/v1/services/hive", &app.admin, json!({"service_type": "hive",
-        "connection": {"host": "meta2", "username": "reader", "password": "***", "auth": "***"}})).await;
+    let (s, body) = app
+        .put(
+            "/api/v1/services/hive",
+            &app.admin,
+            json!({"service_type": "hive",
+        "connection": {"host": "meta2", "username": "reader", "password": "***", "auth": "***"}}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     bodies.push(body);
-    for uri in ["/api/v1/services/hive", "/api/v1/services", "/api/v1/entities/hive", "/api/openapi.json"] {
+    for uri in [
+        "/api/v1/services/hive",
+        "/api/v1/services",
+        "/api/v1/entities/hive",
+        "/api/openapi.json",
+    ] {
         let (s, body) = app.call(Method::GET, uri, Some(&app.admin), None).await;
         assert_eq!(s, StatusCode::OK, "{uri}");
         bodies.push(body);
     }
-    let stored = app.store().service_connection(&Fqn::parse("hive").unwrap()).await.unwrap();
+    let stored = app
+        .store()
+        .service_connection(&Fqn::parse("hive").unwrap())
+        .await
+        .unwrap();
     assert_eq!(stored.0["password"], PASSWORD, "the password is stored");
     assert_eq!(stored.0["auth"]["token"], TOKEN);
     assert_eq!(stored.0["host"], "meta2");
     let changes = app.store().changes_after(0, 1000).await.unwrap();
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("served"), "the capture sees the server's request logs");
+    assert!(
+        logged.contains("served"),
+        "the capture sees the server's request logs"
+    );
     for secret in [PASSWORD, TOKEN] {
         for body in &bodies {
-            assert!(!body.to_string().contains(secret), "a response shows a secret: {body}");
+            assert!(
+                !body.to_string().contains(secret),
+                "a response shows a secret: {body}"
+            );
         }
         assert!(!logged.contains(secret), "a log line shows a secret");
-        assert!(!serde_json::to_string(&changes).unwrap().contains(secret), "the change log shows a secret");
+        assert!(
+            !serde_json::to_string(&changes).unwrap().contains(secret),
+            "the change log shows a secret"
+        );
     }
     assert_eq!(bodies[0]["connection"]["password"], "***");
 }

@@ -33,6 +33,12 @@ async fn serves_on_a_listener_and_drains_on_shutdown() {
     assert!(response.contains("\"backend\":\"sqlite\""));
     stop.send(()).unwrap();
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
-    assert!(matches!(finished, Ok(Ok(Ok(())))), "the server stops when asked");
-    assert!(TcpStream::connect(addr).await.is_err(), "and no longer accepts connections");
+    assert!(
+        matches!(finished, Ok(Ok(Ok(())))),
+        "the server stops when asked"
+    );
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "and no longer accepts connections"
+    );
 }
