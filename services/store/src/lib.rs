@@ -15,6 +15,7 @@ mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -101,6 +102,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// The stored connection config, secrets included: for connectors, never for responses.
     async fn service_connection(&self, service: &Fqn) -> Result<ConnectionConfig>;
+
+    /// Every live service's connection config, by service id, in one query.
+    async fn service_connections(&self) -> Result<HashMap<Uuid, ConnectionConfig>>;
 
     // --- teams ------------------------------------------------------------------------
 

@@ -574,6 +574,21 @@ macro_rules! sql_store {
                     .ok_or_else(|| StoreError::not_found("service", service))
             }
 
+            async fn service_connections(&self) -> Result<HashMap<Uuid, ConnectionConfig>> {
+                let rows = sqlx::query(
+                    "SELECT c.service_id, c.config FROM service_connections c \
+                     JOIN entities s ON s.id = c.service_id WHERE s.deleted_at IS NULL",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let config: Json<ConnectionConfig> = row.try_get("config")?;
+                        Ok((row.try_get("service_id")?, config.0))
+                    })
+                    .collect()
+            }
+
             async fn put_team(&self, actor: &str, team: TeamDraft) -> Result<(Team, bool)> {
                 let mut tx = self.begin_write().await?;
                 let now = Utc::now();

@@ -9,6 +9,7 @@ pub mod services;
 pub mod tables;
 pub mod teams;
 pub mod tokens;
+pub mod trees;
 pub mod validate;
 
 use utoipa::openapi::OpenApi as OpenApiDoc;

@@ -8,14 +8,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tributary_catalog::{Entity, EntityDraft, EntityKind, Fqn, validate_name};
-use tributary_store::{EntityTree, ListQuery, WriteCounts};
+use tributary_store::{EntityTree, WriteCounts};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::entities::DeleteResult;
-use crate::api::paging::{self, PageOf};
-use crate::api::tables::in_declared_order;
+use crate::api::paging::PageOf;
+use crate::api::trees::{self, in_declared_order};
 use crate::api::validate::{FieldErrors, validate_tags, validate_text};
 use crate::auth::{Editor, Viewer};
 use crate::error::{ApiError, ErrorBody};
@@ -217,12 +217,7 @@ async fn get_model(
     State(state): State<AppState>,
     ApiPath(fqn): ApiPath<String>,
 ) -> Result<Json<ModelView>, ApiError> {
-    let fqn = Fqn::parse_as(&fqn, EntityKind::MlModel)?;
-    let model = state.store.get_entity(&fqn).await?;
-    if model.kind != EntityKind::MlModel {
-        return Err(ApiError::not_found(format!("model {fqn} not found")));
-    }
-    let features = in_declared_order(state.store.children(model.id).await?);
+    let (model, features) = trees::read(&state, EntityKind::MlModel, &fqn).await?;
     Ok(Json(ModelView {
         model,
         features,
@@ -243,20 +238,16 @@ async fn list_models(
         .as_deref()
         .map(|s| Fqn::from_parts([s]))
         .transpose()?;
-    let page = state
-        .store
-        .list_entities(&ListQuery {
-            kind: EntityKind::MlModel,
-            within,
-            owner: params.owner,
-            after: paging::decode_cursor(params.cursor.as_deref())?,
-            limit: paging::limit(params.limit)?,
-        })
-        .await?;
-    Ok(Json(PageOf {
-        items: page.items,
-        next_cursor: page.next_after.as_deref().map(paging::encode_cursor),
-    }))
+    let page = trees::page(
+        &state,
+        EntityKind::MlModel,
+        within,
+        params.owner,
+        params.limit,
+        params.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(page))
 }
 
 /// Soft-deletes a model and its features.
@@ -269,10 +260,7 @@ async fn delete_model(
     State(state): State<AppState>,
     ApiPath(fqn): ApiPath<String>,
 ) -> Result<Json<DeleteResult>, ApiError> {
-    let fqn = Fqn::parse_as(&fqn, EntityKind::MlModel)?;
-    let deleted = state
-        .store
-        .delete_entity(who.actor(), EntityKind::MlModel, &fqn)
-        .await?;
-    Ok(Json(DeleteResult { deleted }))
+    Ok(Json(
+        trees::delete(&state, &who, EntityKind::MlModel, &fqn).await?,
+    ))
 }

@@ -106,11 +106,15 @@ async fn list_services(
             limit: 10_000,
         })
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for entity in page.items {
-        let connection = state.store.service_connection(&entity.fqn).await?;
-        items.push(view(entity, &connection)?);
-    }
+    let connections = state.store.service_connections().await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|entity| {
+            let connection = connections.get(&entity.id).cloned().unwrap_or_default();
+            view(entity, &connection)
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Json(ServiceList { items }))
 }
 

@@ -8,13 +8,14 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tributary_catalog::{Entity, EntityDraft, EntityKind, Fqn, validate_name};
-use tributary_store::{EntityTree, ListQuery, WriteCounts};
+use tributary_store::{EntityTree, WriteCounts};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::entities::DeleteResult;
-use crate::api::paging::{self, PageOf};
+use crate::api::paging::PageOf;
+use crate::api::trees::{self, in_declared_order};
 use crate::api::validate::{FieldErrors, validate_tags, validate_text};
 use crate::auth::{Editor, Viewer};
 use crate::error::{ApiError, ErrorBody};
@@ -188,17 +189,6 @@ pub fn table_draft(body: TableRequest) -> Result<EntityTree, ApiError> {
     })
 }
 
-/// Children in their declared order (`attrs.ordinal`), then by name.
-pub fn in_declared_order(mut children: Vec<Entity>) -> Vec<Entity> {
-    children.sort_by_key(|c| {
-        (
-            c.attrs["ordinal"].as_u64().unwrap_or(u64::MAX),
-            c.name.clone(),
-        )
-    });
-    children
-}
-
 /// Creates or replaces a table with all its columns, in one transaction.
 #[utoipa::path(put, path = "/tables", tag = "tables", security(("bearer" = [])),
     request_body = TableRequest,
@@ -242,12 +232,7 @@ async fn get_table(
     State(state): State<AppState>,
     ApiPath(fqn): ApiPath<String>,
 ) -> Result<Json<TableView>, ApiError> {
-    let fqn = Fqn::parse_as(&fqn, EntityKind::Table)?;
-    let table = state.store.get_entity(&fqn).await?;
-    if table.kind != EntityKind::Table {
-        return Err(ApiError::not_found(format!("table {fqn} not found")));
-    }
-    let columns = in_declared_order(state.store.children(table.id).await?);
+    let (table, columns) = trees::read(&state, EntityKind::Table, &fqn).await?;
     Ok(Json(TableView {
         table,
         columns,
@@ -268,20 +253,16 @@ async fn list_tables(
         ("database", params.database.as_ref()),
         ("schema", params.schema.as_ref()),
     ])?;
-    let page = state
-        .store
-        .list_entities(&ListQuery {
-            kind: EntityKind::Table,
-            within,
-            owner: params.owner,
-            after: paging::decode_cursor(params.cursor.as_deref())?,
-            limit: paging::limit(params.limit)?,
-        })
-        .await?;
-    Ok(Json(PageOf {
-        items: page.items,
-        next_cursor: page.next_after.as_deref().map(paging::encode_cursor),
-    }))
+    let page = trees::page(
+        &state,
+        EntityKind::Table,
+        within,
+        params.owner,
+        params.limit,
+        params.cursor.as_deref(),
+    )
+    .await?;
+    Ok(Json(page))
 }
 
 /// Soft-deletes a table and its columns.
@@ -294,10 +275,7 @@ async fn delete_table(
     State(state): State<AppState>,
     ApiPath(fqn): ApiPath<String>,
 ) -> Result<Json<DeleteResult>, ApiError> {
-    let fqn = Fqn::parse_as(&fqn, EntityKind::Table)?;
-    let deleted = state
-        .store
-        .delete_entity(who.actor(), EntityKind::Table, &fqn)
-        .await?;
-    Ok(Json(DeleteResult { deleted }))
+    Ok(Json(
+        trees::delete(&state, &who, EntityKind::Table, &fqn).await?,
+    ))
 }
