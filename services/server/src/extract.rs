@@ -6,7 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 
@@ -52,9 +52,11 @@ where
     }
 }
 
-/// Parses JSON, reporting where it went wrong.
+/// Parses JSON, reporting where it went wrong. Strings holding NUL are refused: the
+/// catalog cannot store them (PostgreSQL's text and jsonb reject them), so they are bad
+/// input here rather than a database failure later.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|err| {
+    let parsed = serde_json::from_slice(bytes).map_err(|err| {
         let (line, column) = (err.line(), err.column());
         let code = match err.classify() {
             serde_json::error::Category::Data => "invalid_body",
@@ -66,7 +68,42 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::bad_request(code, message)
             .with_details(vec![json!({"line": line, "column": column})])
-    })
+    })?;
+    // A NUL can only arrive escaped; look closer only when the escape appears at all.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+        && serde_json::from_slice::<Value>(bytes).is_ok_and(|v| holds_nul(&v))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body holds a NUL character (\\u0000), which the catalog cannot store",
+        ));
+    }
+    Ok(parsed)
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Refuses an escaped NUL (`%00`) in a path or query string, for the same reason.
+fn refuse_nul(raw: &str, what: &'static str) -> Result<(), ApiError> {
+    if raw.contains("%00") {
+        let code = if what == "path" {
+            "invalid_path"
+        } else {
+            "invalid_query"
+        };
+        return Err(ApiError::bad_request(
+            code,
+            format!("the {what} holds a NUL character (%00), which the catalog cannot store"),
+        ));
+    }
+    Ok(())
 }
 
 /// Query-string parameters.
@@ -80,6 +117,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_nul(parts.uri.query().unwrap_or_default(), "query")?;
+        refuse_nul(parts.uri.query().unwrap_or_default(), "query")?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
@@ -98,6 +137,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_nul(parts.uri.path(), "path")?;
+        refuse_nul(parts.uri.path(), "path")?;
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(p)| ApiPath(p))

@@ -42,6 +42,7 @@ pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|after| tributary_catalog::Fqn::parse(after).is_ok())
         .map(Some)
         .ok_or_else(|| {
             ApiError::bad_request(

@@ -179,3 +179,45 @@ pub async fn unknown_routes_and_methods_answer_in_json(app: &TestApp) {
         (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
     );
 }
+
+/// PostgreSQL cannot store NUL characters; anywhere a client sends one, the answer is a
+/// 400 that says so, never a 500 from the database.
+pub async fn nul_characters_are_refused_not_stored(app: &TestApp) {
+    app.seed().await;
+    let mut with_attrs = table("hive.dwh.marts.t", &["a"]);
+    with_attrs["attrs"] = json!({"note": "a\u{0}b"});
+    let mut with_type = table("hive.dwh.marts.t", &["a"]);
+    with_type["columns"][0]["data_type"] = json!("int\u{0}");
+    let edge = json!({"edges": [{"from": "hive.dwh.marts.daily", "to": "hive.dwh.marts.daily",
+        "columns": [{"from": ["hive.dwh.marts.daily.a"], "to": "hive.dwh.marts.daily.b", "function": "f\u{0}"}]}]});
+    for (method, uri, token, body) in [
+        (Method::PUT, "/api/v1/tables", &app.editor, with_attrs),
+        (Method::PUT, "/api/v1/tables", &app.editor, with_type),
+        (
+            Method::PUT,
+            "/api/v1/services/hive",
+            &app.admin,
+            json!({"service_type": "hive", "connection": {"host": "a\u{0}"}}),
+        ),
+        (Method::PUT, "/api/v1/lineage/edges", &app.editor, edge),
+    ] {
+        let (s, err) = app.send(method, uri, token, body).await;
+        assert_eq!(
+            (s, code(&err)),
+            (StatusCode::BAD_REQUEST, "invalid_body"),
+            "{uri}: {err}"
+        );
+    }
+    for uri in [
+        "/api/v1/tables?owner=a%00b",
+        "/api/v1/models?owner=a%00b",
+        "/api/v1/tables?cursor=YQBi", // base64 of "a\0b"
+        "/api/v1/teams/a%00b",
+        "/api/v1/entities/hive.a%00b",
+    ] {
+        let (s, err) = app.get(uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {err}");
+    }
+    let (s, _) = app.delete("/api/v1/tokens/a%00b", &app.admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

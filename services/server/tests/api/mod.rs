@@ -26,6 +26,7 @@ macro_rules! all_api_tests {
             failures::malformed_json_points_at_line_and_column,
             failures::bodies_over_the_limit_are_refused,
             failures::unknown_routes_and_methods_answer_in_json,
+            failures::nul_characters_are_refused_not_stored,
         );
     };
 }
