@@ -50,7 +50,8 @@ pub struct EntityDetail {
 
 /// Any live entity by FQN.
 #[utoipa::path(get, path = "/entities/{fqn}", tag = "entities",
-    params(("fqn" = String, Path, description = "FQN of any entity")),
+    params(("fqn" = String, Path, description = "FQN of any entity",
+        example = "hive_prod.dwh.client_marts.features_daily.avg_check_30d")),
     responses((status = 200, body = EntityDetail), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_entity(

@@ -32,7 +32,9 @@ pub struct EdgesRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeRequest {
+    #[schema(example = "hive_prod.dwh.client_marts.features_daily.tariff_plan")]
     pub from: String,
+    #[schema(example = "mlflow_prod.upsell_propensity.tariff_plan")]
     pub to: String,
     /// Who asserts the edge (default `api`). Edges are unique per (from, to, source).
     pub source: Option<String>,

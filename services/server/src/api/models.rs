@@ -33,10 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct ModelRequest {
     /// `service.model`, e.g. `mlflow_prod.churn_model`.
+    #[schema(example = "mlflow_prod.churn_model")]
     pub fqn: String,
     pub display_name: Option<String>,
     pub description: Option<String>,
     /// Owning team.
+    #[schema(example = "churn-squad")]
     pub owner: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -209,7 +211,7 @@ async fn put_model(
 
 /// A model with its features.
 #[utoipa::path(get, path = "/models/{fqn}", tag = "models",
-    params(("fqn" = String, Path, description = "Model FQN")),
+    params(("fqn" = String, Path, description = "Model FQN", example = "mlflow_prod.churn_model")),
     responses((status = 200, body = ModelView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_model(
@@ -252,7 +254,7 @@ async fn list_models(
 
 /// Soft-deletes a model and its features.
 #[utoipa::path(delete, path = "/models/{fqn}", tag = "models", security(("bearer" = [])),
-    params(("fqn" = String, Path, description = "Model FQN")),
+    params(("fqn" = String, Path, description = "Model FQN", example = "mlflow_prod.churn_model")),
     responses((status = 200, body = DeleteResult), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn delete_model(

@@ -120,7 +120,7 @@ async fn list_services(
 
 /// One service, its connection config with secrets hidden.
 #[utoipa::path(get, path = "/services/{name}", tag = "services",
-    params(("name" = String, Path, description = "Service name")),
+    params(("name" = String, Path, description = "Service name", example = "hive_prod")),
     responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody)))]
 async fn get_service(
     _: Viewer,
@@ -138,7 +138,7 @@ async fn get_service(
 
 /// Creates or replaces a service. Sending `"***"` for a secret keeps the stored one.
 #[utoipa::path(put, path = "/services/{name}", tag = "services",
-    params(("name" = String, Path, description = "Service name")),
+    params(("name" = String, Path, description = "Service name", example = "hive_prod")),
     request_body = ServiceRequest,
     security(("bearer" = [])),
     responses(
@@ -177,7 +177,7 @@ async fn put_service(
 
 /// Soft-deletes a service and everything in it.
 #[utoipa::path(delete, path = "/services/{name}", tag = "services",
-    params(("name" = String, Path, description = "Service name")),
+    params(("name" = String, Path, description = "Service name", example = "hive_prod")),
     security(("bearer" = [])),
     responses((status = 200, body = DeleteResult), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]

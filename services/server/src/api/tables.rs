@@ -33,9 +33,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct TableRequest {
     /// `service.database.schema.table`; the database and schema are created if missing.
+    #[schema(example = "hive_prod.dwh.client_marts.features_daily")]
     pub fqn: String,
     pub display_name: Option<String>,
     pub description: Option<String>,
+    #[schema(example = "data-platform")]
     pub owner: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -80,6 +82,7 @@ pub struct TableView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    #[param(example = "hive_prod")]
     pub service: Option<String>,
     pub database: Option<String>,
     pub schema: Option<String>,
@@ -224,7 +227,7 @@ async fn put_table(
 
 /// A table with its columns.
 #[utoipa::path(get, path = "/tables/{fqn}", tag = "tables",
-    params(("fqn" = String, Path, description = "Table FQN")),
+    params(("fqn" = String, Path, description = "Table FQN", example = "hive_prod.dwh.client_marts.features_daily")),
     responses((status = 200, body = TableView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn get_table(
@@ -267,7 +270,7 @@ async fn list_tables(
 
 /// Soft-deletes a table and its columns.
 #[utoipa::path(delete, path = "/tables/{fqn}", tag = "tables", security(("bearer" = [])),
-    params(("fqn" = String, Path, description = "Table FQN")),
+    params(("fqn" = String, Path, description = "Table FQN", example = "hive_prod.dwh.client_marts.features_daily")),
     responses((status = 200, body = DeleteResult), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn delete_table(

@@ -64,7 +64,7 @@ async fn list_teams(_: Viewer, State(state): State<AppState>) -> Result<Json<Tea
 
 /// One team.
 #[utoipa::path(get, path = "/teams/{name}", tag = "teams",
-    params(("name" = String, Path, description = "Team name")),
+    params(("name" = String, Path, description = "Team name", example = "churn-squad")),
     responses((status = 200, body = Team), (status = 404, body = ErrorBody)))]
 async fn get_team(
     _: Viewer,
@@ -77,7 +77,7 @@ async fn get_team(
 
 /// Creates or replaces a team.
 #[utoipa::path(put, path = "/teams/{name}", tag = "teams",
-    params(("name" = String, Path, description = "Team name")),
+    params(("name" = String, Path, description = "Team name", example = "churn-squad")),
     request_body = TeamRequest,
     security(("bearer" = [])),
     responses(
