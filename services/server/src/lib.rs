@@ -12,3 +12,4 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod state;
+pub mod notifier;

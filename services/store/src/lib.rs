@@ -69,6 +69,12 @@ pub trait Store: Send + Sync + 'static {
     /// The live entities at the given FQNs, in no particular order; missing ones are left out.
     async fn entities_by_fqn(&self, fqns: &[Fqn]) -> Result<Vec<Entity>>;
 
+    /// Entities (live or soft-deleted) with the given ids, in no particular order.
+    async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>>;
+
+    /// A batch of live entities in id order, after `after`: for loading the graph.
+    async fn scan_entities(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Entity>>;
+
     /// Live children of `parent`, ordered by FQN.
     async fn children(&self, parent: Uuid) -> Result<Vec<Entity>>;
 
@@ -121,6 +127,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes edges by key; returns the keys that matched nothing.
     async fn delete_edges(&self, actor: &str, keys: Vec<EdgeKey>) -> Result<Vec<EdgeKey>>;
+
+    /// Edges with the given ids; ids of deleted edges are left out.
+    async fn edges_by_id(&self, ids: &[Uuid]) -> Result<Vec<Edge>>;
+
+    /// A batch of edges in id order, after `after`: for loading the graph.
+    async fn scan_edges(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Edge>>;
 
     /// Edges into (`upstream`) and out of (`downstream`) an entity, at most `limit` each.
     async fn edges_of(&self, entity: Uuid, limit: u32) -> Result<(Vec<Edge>, Vec<Edge>)>;

@@ -422,6 +422,36 @@ macro_rules! sql_store {
                 Ok(found.into_iter().filter(Entity::is_live).collect())
             }
 
+            async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::<Db>::new(format!(
+                        "SELECT {ENTITY_COLUMNS} FROM entities WHERE id IN ("
+                    ));
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(&self.pool).await? {
+                        out.push(entity_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn scan_entities(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Entity>> {
+                let mut qb = QueryBuilder::<Db>::new(format!(
+                    "SELECT {ENTITY_COLUMNS} FROM entities WHERE deleted_at IS NULL"
+                ));
+                if let Some(after) = after {
+                    qb.push(" AND id > ").push_bind(after);
+                }
+                qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(entity_from_row).collect()
+            }
+
             async fn children(&self, parent: Uuid) -> Result<Vec<Entity>> {
                 let rows = sqlx::query(AssertSqlSafe(format!(
                     "SELECT {ENTITY_COLUMNS} FROM entities \
@@ -794,6 +824,32 @@ macro_rules! sql_store {
                 append_changes(&mut tx, actor, now, &changes).await?;
                 tx.commit().await?;
                 Ok(missing)
+            }
+
+            async fn edges_by_id(&self, ids: &[Uuid]) -> Result<Vec<Edge>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(BATCH_ROWS) {
+                    let mut qb = QueryBuilder::<Db>::new(edge_select("e.id IN ("));
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for row in qb.build().fetch_all(&self.pool).await? {
+                        out.push(edge_from_row(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn scan_edges(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Edge>> {
+                let mut qb = QueryBuilder::<Db>::new(edge_select("1 = 1"));
+                if let Some(after) = after {
+                    qb.push(" AND e.id > ").push_bind(after);
+                }
+                qb.push(" ORDER BY e.id LIMIT ").push_bind(i64::from(limit));
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map(edge_from_row).collect()
             }
 
             async fn edges_of(&self, entity: Uuid, limit: u32) -> Result<(Vec<Edge>, Vec<Edge>)> {

@@ -473,6 +473,63 @@ pub async fn twenty_thousand_columns_in_one_write(store: &dyn Store) {
     assert_eq!(log_len(store).await, before);
 }
 
+pub async fn scans_page_through_live_entities_and_all_edges(store: &dyn Store) {
+    service(store, "hive").await;
+    table(store, "hive.db.s.a", &["x", "y"]).await;
+    table(store, "hive.db.s.b", &["x"]).await;
+    store
+        .delete_entity("test", EntityKind::Table, &fqn("hive.db.s.b"))
+        .await
+        .unwrap();
+    let edge = EdgeDraft {
+        key: EdgeKey {
+            from: fqn("hive.db.s.a.x"),
+            to: fqn("hive.db.s.a.y"),
+            source: "api".into(),
+        },
+        columns: vec![],
+        transform: None,
+    };
+    store.put_edges("test", vec![edge]).await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let batch = store.scan_entities(after, 2).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        seen.extend(batch.into_iter().map(|e| e.fqn.to_string()));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "hive",
+            "hive.db",
+            "hive.db.s",
+            "hive.db.s.a",
+            "hive.db.s.a.x",
+            "hive.db.s.a.y"
+        ]
+    );
+    let edges = store.scan_edges(None, 10).await.unwrap();
+    assert_eq!(edges.len(), 1);
+    assert_eq!(
+        store.edges_by_id(&[edges[0].id]).await.unwrap()[0]
+            .to
+            .as_str(),
+        "hive.db.s.a.y"
+    );
+    let deleted = store.entities_by_id(&[edges[0].from_id]).await.unwrap();
+    assert_eq!(deleted[0].fqn.as_str(), "hive.db.s.a.x");
+    let b = store
+        .scan_entities(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "b");
+    assert!(b.is_none(), "soft-deleted entities are not scanned");
+}
+
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -493,6 +550,7 @@ macro_rules! conformance_suite {
             tokens_are_found_by_hash_and_revoked,
             teams_round_trip,
             twenty_thousand_columns_in_one_write,
+            scans_page_through_live_entities_and_all_edges,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -1,0 +1,2 @@
+//! The in-memory lineage graph (being written).
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! Incident notifications to team webhooks (being written).
