@@ -12,24 +12,35 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tributary_store::Store;
+use tributary_store::{Store, StoreError};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api;
 use crate::config::Config;
 use crate::error::{self, ApiError};
+use crate::live_graph::{self, LiveGraph};
 use crate::state::AppState;
 
-/// The whole application: API, OpenAPI document, API explorer, error fallbacks and layers.
-pub fn router(store: Arc<dyn Store>, config: &Config) -> Router {
-    let state = AppState {
+/// The shared state: the store and the lineage graph loaded from it.
+pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, StoreError> {
+    let graph = LiveGraph::load(store.as_ref()).await?;
+    Ok(AppState {
         store,
+        graph,
         anonymous_read: config.auth.anonymous_read,
-    };
+    })
+}
+
+/// The whole application: API, OpenAPI document, API explorer, error fallbacks and layers.
+pub fn router(state: AppState, config: &Config) -> Router {
     let (api, openapi) = api::router().split_for_parts();
     api.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            live_graph::sync_after_writes,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.http.body_limit))
         .layer(CatchPanicLayer::custom(|_| {
@@ -62,17 +73,24 @@ pub fn router(store: Arc<dyn Store>, config: &Config) -> Router {
         )
 }
 
-/// Serves until `shutdown` completes, then drains in-flight requests.
+/// Serves until `shutdown` completes, then drains in-flight requests. Meanwhile follows
+/// the change log for writes made by other replicas.
 pub async fn serve(
-    store: Arc<dyn Store>,
+    state: AppState,
     config: &Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(store, config);
-    axum::serve(listener, app)
+    let follower = state.graph.clone().spawn_follower(
+        state.store.clone(),
+        Duration::from_millis(config.graph.follow_interval_ms),
+    );
+    let app = router(state, config);
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    follower.abort();
+    served
 }
 
 /// Completes on ctrl-c or SIGTERM.

@@ -22,6 +22,22 @@ pub struct Config {
     pub database_url: String,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    pub graph: GraphConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GraphConfig {
+    /// How often to read the change log for writes made by other replicas, in ms.
+    pub follow_interval_ms: u64,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig {
+            follow_interval_ms: 500,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +64,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.into(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            graph: GraphConfig::default(),
         }
     }
 }
@@ -138,6 +155,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("auth", &self.auth)
             .field("http", &self.http)
+            .field("graph", &self.graph)
             .finish()
     }
 }

@@ -11,5 +11,6 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
-pub mod state;
+pub mod live_graph;
 pub mod notifier;
+pub mod state;

@@ -128,7 +128,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             tracing::info!(address = %config.listen, "serving; API explorer at /api/docs");
-            app::serve(store, &config, listener, app::shutdown_signal()).await?;
+            let state = app::state(store, &config)
+                .await
+                .context("loading the lineage graph")?;
+            app::serve(state, &config, listener, app::shutdown_signal()).await?;
         }
         Command::Token { command } => match command {
             TokenCommand::Create { name, role } => {

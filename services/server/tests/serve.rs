@@ -21,9 +21,11 @@ async fn serves_on_a_listener_and_drains_on_shutdown() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let store = scratch.store.clone();
+    let state = tributary_server::app::state(scratch.store.clone(), &Config::default())
+        .await
+        .unwrap();
     let server = tokio::spawn(async move {
-        tributary_server::app::serve(store, &Config::default(), listener, async {
+        tributary_server::app::serve(state, &Config::default(), listener, async {
             let _ = stopped.await;
         })
         .await

@@ -2,8 +2,11 @@
 
 pub mod entities;
 pub mod health;
+pub mod impact;
 pub mod lineage;
+pub mod lineage_view;
 pub mod models;
+pub mod openmetadata;
 pub mod paging;
 pub mod services;
 pub mod tables;
@@ -34,7 +37,7 @@ use crate::state::AppState;
         (name = "models", description = "ML models with their features"),
         (name = "teams", description = "Owners of entities, told about incidents"),
         (name = "entities", description = "Any entity by FQN"),
-        (name = "lineage", description = "Lineage edges"),
+        (name = "lineage", description = "Lineage: edges, the graph around an entity, impact"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Liveness and readiness")
     )
@@ -62,6 +65,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(teams::router())
         .merge(entities::router())
         .merge(lineage::router())
+        .merge(lineage_view::router())
+        .merge(openmetadata::router())
+        .merge(impact::router())
         .merge(tokens::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

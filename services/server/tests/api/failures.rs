@@ -63,7 +63,9 @@ pub async fn writes_need_a_token_of_the_right_role(app: &TestApp) {
 pub async fn anonymous_reads_can_be_turned_off(app: &TestApp) {
     let mut config = tributary_server::config::Config::default();
     config.auth.anonymous_read = false;
-    let closed = tributary_server::app::router(app.scratch.store.clone(), &config);
+    let mut state = app.state.clone();
+    state.anonymous_read = config.auth.anonymous_read;
+    let closed = tributary_server::app::router(state, &config);
     let closed_app = ClosedApp(closed);
     assert_eq!(
         closed_app.get("/api/v1/teams", None).await,

@@ -13,6 +13,7 @@ use tributary_store::testing::ScratchStore;
 
 pub struct TestApp {
     pub router: Router,
+    pub state: tributary_server::state::AppState,
     pub scratch: ScratchStore,
     pub admin: String,
     pub editor: String,
@@ -39,12 +40,14 @@ impl TestApp {
                     .token,
             );
         }
-        let router = tributary_server::app::router(store, &config);
+        let state = tributary_server::app::state(store, &config).await.unwrap();
+        let router = tributary_server::app::router(state.clone(), &config);
         let viewer = tokens.pop().unwrap();
         let editor = tokens.pop().unwrap();
         let admin = tokens.pop().unwrap();
         TestApp {
             router,
+            state,
             scratch,
             admin,
             editor,

@@ -1,6 +1,7 @@
 //! The router suite: every endpoint through `oneshot`, run against each store backend.
 
 pub mod failures;
+pub mod graph;
 pub mod harness;
 pub mod resources;
 
@@ -27,6 +28,11 @@ macro_rules! all_api_tests {
             failures::bodies_over_the_limit_are_refused,
             failures::unknown_routes_and_methods_answer_in_json,
             failures::nul_characters_are_refused_not_stored,
+            graph::impact_follows_columns_features_and_models_to_teams,
+            graph::impact_survives_cycles_and_skips_deleted,
+            graph::lineage_pages_a_ten_thousand_edge_fan_out,
+            graph::lineage_reads_any_depth_both_ways,
+            graph::openmetadata_add_lineage_bodies_work,
         );
     };
 }
