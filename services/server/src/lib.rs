@@ -14,3 +14,4 @@ pub mod extract;
 pub mod live_graph;
 pub mod notifier;
 pub mod state;
+pub mod synthetic;

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tributary_catalog::Role;
 use tributary_server::config::{Config, ConfigOverrides, redact_url};
-use tributary_server::{api, app, bootstrap, demo};
+use tributary_server::{api, app, bootstrap, demo, synthetic};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,17 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Tools for development and benchmarks.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Write a synthetic catalog of the given shape into the configured database.
+    Generate(synthetic::CatalogShape),
 }
 
 #[derive(Subcommand)]
@@ -158,6 +169,26 @@ async fn main() -> anyhow::Result<()> {
             }
             TokenCommand::Revoke { name } => store.revoke_token("cli", &name).await?,
         },
+        Command::Dev {
+            command: DevCommand::Generate(shape),
+        } => {
+            let started = std::time::Instant::now();
+            let generated =
+                synthetic::generate(store.as_ref(), &shape, |line| tracing::info!("{line}"))
+                    .await?;
+            println!(
+                "generated {} entities and {} edges in {:.1} s; hot columns: {}",
+                generated.entities,
+                generated.edges,
+                started.elapsed().as_secs_f64(),
+                generated
+                    .hot_columns
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         Command::Openapi => unreachable!("handled before the store is opened"),
     }
     Ok(())

@@ -1,0 +1,344 @@
+//! A synthetic catalog of any size, for tests and benchmarks: Hive marts in lineage layers
+//! with column mappings, ML models whose features come from mart columns (a few "hot"
+//! columns used by many models), dashboards fed by models, and owning teams.
+//!
+//! Everything is written through the store's bulk paths (one transaction per mart with
+//! all its columns, edges in large batches), the same paths the API and connectors use.
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use serde_json::json;
+use tributary_catalog::{
+    ColumnMapping, EdgeDraft, EdgeKey, EntityDraft, EntityKind, Fqn, TeamDraft,
+};
+use tributary_store::{EntityTree, Store, StoreError};
+
+const ACTOR: &str = "synthetic";
+const SOURCE: &str = "synthetic";
+const EDGE_BATCH: usize = 5_000;
+
+/// How column lineage is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColumnLineage {
+    /// Table-to-table edges carrying column mappings (as OpenMetadata and YAML documents do).
+    Mapped,
+    /// One column-to-column edge per mapping, no table edges: what a recursive SQL query
+    /// over the edge table can follow, for benchmarks against one.
+    Explicit,
+}
+
+/// The size and shape of the catalog to generate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogShape {
+    /// Tables ("marts").
+    #[arg(long, default_value_t = 200)]
+    pub marts: usize,
+    #[arg(long, default_value_t = 50)]
+    pub columns_per_mart: usize,
+    /// Lineage layers: marts of layer n are fed by marts of layer n-1.
+    #[arg(long, default_value_t = 4)]
+    pub layers: usize,
+    /// Upstream marts per mart (above the first layer).
+    #[arg(long, default_value_t = 2)]
+    pub upstreams_per_mart: usize,
+    /// Share of mart-to-mart edges that carry no column mapping.
+    #[arg(long, default_value_t = 0.05)]
+    pub unmapped_share: f64,
+    /// Edges from a later layer back to an earlier one (lineage from query logs has cycles).
+    #[arg(long, default_value_t = 3)]
+    pub cycles: usize,
+    #[arg(long, default_value_t = 100)]
+    pub models: usize,
+    #[arg(long, default_value_t = 20)]
+    pub features_per_model: usize,
+    /// Columns that many models use.
+    #[arg(long, default_value_t = 5)]
+    pub hot_columns: usize,
+    /// Share of models with a feature on a hot column.
+    #[arg(long, default_value_t = 0.3)]
+    pub hot_share: f64,
+    #[arg(long, default_value_t = 20)]
+    pub dashboards: usize,
+    #[arg(long, default_value_t = 8)]
+    pub teams: usize,
+    /// Share of models and dashboards without an owner.
+    #[arg(long, default_value_t = 0.05)]
+    pub unowned_share: f64,
+    #[arg(long, value_enum, default_value_t = ColumnLineage::Mapped)]
+    pub column_lineage: ColumnLineage,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// What was generated, for picking benchmark roots.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub hot_columns: Vec<Fqn>,
+    /// Columns of the first layer that feed something downstream.
+    pub typical_columns: Vec<Fqn>,
+    pub entities: usize,
+    pub edges: usize,
+}
+
+fn fqn(text: &str) -> Fqn {
+    Fqn::parse(text).expect("generated names are valid")
+}
+
+fn mart(layer: usize, i: usize) -> String {
+    format!("warehouse.dwh.layer_{layer}.mart_{i:05}")
+}
+
+fn column(table: &str, j: usize) -> String {
+    format!("{table}.c_{j:03}")
+}
+
+/// Writes the catalog. `progress` hears a line per phase.
+pub async fn generate(
+    store: &dyn Store,
+    shape: &CatalogShape,
+    progress: impl Fn(String),
+) -> Result<Generated, StoreError> {
+    let mut rng = SmallRng::seed_from_u64(shape.seed);
+    let layers = shape.layers.max(1);
+    let teams: Vec<String> = (0..shape.teams.max(1))
+        .map(|t| format!("team_{t:02}"))
+        .collect();
+    for team in &teams {
+        store
+            .put_team(
+                ACTOR,
+                TeamDraft {
+                    name: team.clone(),
+                    display_name: Some(format!("Team {team}")),
+                    description: None,
+                    contact: Some(format!("#{team}")),
+                    webhook_url: None,
+                },
+            )
+            .await?;
+    }
+    for (name, kind) in [
+        ("warehouse", "hive"),
+        ("registry", "mlflow"),
+        ("bi", "custom"),
+    ] {
+        let mut draft = EntityDraft::bare(EntityKind::Service, fqn(name), SOURCE);
+        draft.attrs = json!({ "service_type": kind });
+        store.put_service(ACTOR, draft, Default::default()).await?;
+    }
+
+    // Marts, spread evenly over the layers.
+    let per_layer: Vec<Vec<String>> = (0..layers)
+        .map(|l| {
+            (0..shape.marts)
+                .filter(|i| i % layers == l)
+                .map(|i| mart(l, i))
+                .collect()
+        })
+        .collect();
+    let mut entities = 3 + teams.len();
+    for (n, table) in per_layer.iter().flatten().enumerate() {
+        let mut root = EntityDraft::bare(EntityKind::Table, fqn(table), SOURCE);
+        root.owner = Some(teams[n % teams.len()].clone());
+        let columns = (0..shape.columns_per_mart)
+            .map(|j| {
+                let mut c = EntityDraft::bare(EntityKind::Column, fqn(&column(table, j)), SOURCE);
+                c.attrs = json!({ "data_type": "double", "ordinal": j });
+                c
+            })
+            .collect();
+        store
+            .put_entity_tree(
+                ACTOR,
+                EntityTree {
+                    root,
+                    children: Some(columns),
+                },
+            )
+            .await?;
+        entities += 1 + shape.columns_per_mart;
+        if n % 1000 == 999 {
+            progress(format!("{} marts written", n + 1));
+        }
+    }
+    progress(format!(
+        "{} marts with {} columns each",
+        shape.marts, shape.columns_per_mart
+    ));
+
+    let mut edges: Vec<EdgeDraft> = Vec::new();
+    let edge = |from: &str, to: &str, columns: Vec<ColumnMapping>| EdgeDraft {
+        key: EdgeKey {
+            from: fqn(from),
+            to: fqn(to),
+            source: SOURCE.into(),
+        },
+        columns,
+        transform: None,
+    };
+    let cols = shape.columns_per_mart;
+    for l in 1..layers {
+        for table in &per_layer[l] {
+            let upstream = &per_layer[l - 1];
+            if upstream.is_empty() || cols == 0 {
+                continue;
+            }
+            let sources: Vec<&String> = (0..shape.upstreams_per_mart.max(1))
+                .map(|_| &upstream[rng.random_range(0..upstream.len())])
+                .collect();
+            // Each column comes from one column of one upstream mart.
+            let mut mappings: Vec<Vec<(usize, usize)>> = vec![Vec::new(); sources.len()];
+            for j in 0..cols {
+                mappings[rng.random_range(0..sources.len())].push((rng.random_range(0..cols), j));
+            }
+            for (source, pairs) in sources.iter().zip(mappings) {
+                match shape.column_lineage {
+                    ColumnLineage::Mapped if rng.random_bool(shape.unmapped_share) => {
+                        edges.push(edge(source, table, vec![]))
+                    }
+                    ColumnLineage::Mapped => {
+                        let columns = pairs
+                            .iter()
+                            .map(|&(from, to)| ColumnMapping {
+                                from: vec![fqn(&column(source, from))],
+                                to: fqn(&column(table, to)),
+                                function: None,
+                            })
+                            .collect();
+                        edges.push(edge(source, table, columns));
+                    }
+                    ColumnLineage::Explicit => {
+                        for (from, to) in pairs {
+                            edges.push(edge(&column(source, from), &column(table, to), vec![]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for _ in 0..shape.cycles {
+        if layers < 2 {
+            break;
+        }
+        let (late, early) = (&per_layer[layers - 1], &per_layer[0]);
+        if late.is_empty() || early.is_empty() {
+            break;
+        }
+        let (from, to) = (
+            &late[rng.random_range(0..late.len())],
+            &early[rng.random_range(0..early.len())],
+        );
+        match shape.column_lineage {
+            ColumnLineage::Mapped => edges.push(edge(from, to, vec![])),
+            ColumnLineage::Explicit => edges.push(edge(&column(from, 0), &column(to, 0), vec![])),
+        }
+    }
+
+    // Models read mostly from the last layers; hot columns sit in the first.
+    let first = &per_layer[0];
+    let hot_columns: Vec<String> = (0..shape.hot_columns.min(first.len() * cols))
+        .map(|h| column(&first[h % first.len()], h / first.len()))
+        .collect();
+    let late: Vec<&String> = per_layer[layers / 2..].iter().flatten().collect();
+    let mut models = Vec::new();
+    for k in 0..shape.models {
+        let model = format!("registry.model_{k:05}");
+        let mut root = EntityDraft::bare(EntityKind::MlModel, fqn(&model), SOURCE);
+        if !rng.random_bool(shape.unowned_share) {
+            root.owner = Some(teams[rng.random_range(0..teams.len())].clone());
+        }
+        root.attrs = json!({ "algorithm": "xgboost", "version": "1" });
+        let features = (0..shape.features_per_model)
+            .map(|j| {
+                let mut f = EntityDraft::bare(
+                    EntityKind::Feature,
+                    fqn(&format!("{model}.f_{j:03}")),
+                    SOURCE,
+                );
+                f.owner = root.owner.clone();
+                f.attrs = json!({ "ordinal": j });
+                f
+            })
+            .collect();
+        store
+            .put_entity_tree(
+                ACTOR,
+                EntityTree {
+                    root,
+                    children: Some(features),
+                },
+            )
+            .await?;
+        entities += 1 + shape.features_per_model;
+        if shape.features_per_model > 0 && cols > 0 && !late.is_empty() {
+            for j in 0..shape.features_per_model {
+                let from = if j == 0 && !hot_columns.is_empty() && rng.random_bool(shape.hot_share)
+                {
+                    hot_columns[rng.random_range(0..hot_columns.len())].clone()
+                } else {
+                    column(
+                        late[rng.random_range(0..late.len())],
+                        rng.random_range(0..cols),
+                    )
+                };
+                edges.push(edge(&from, &format!("{model}.f_{j:03}"), vec![]));
+            }
+        }
+        models.push(model);
+    }
+    progress(format!(
+        "{} models with {} features each",
+        shape.models, shape.features_per_model
+    ));
+    for d in 0..shape.dashboards {
+        let dashboard = format!("bi.dashboard_{d:04}");
+        let mut root = EntityDraft::bare(EntityKind::Dashboard, fqn(&dashboard), SOURCE);
+        if !rng.random_bool(shape.unowned_share) {
+            root.owner = Some(teams[rng.random_range(0..teams.len())].clone());
+        }
+        store
+            .put_entity_tree(
+                ACTOR,
+                EntityTree {
+                    root,
+                    children: None,
+                },
+            )
+            .await?;
+        entities += 1;
+        for _ in 0..rng.random_range(1..=3usize) {
+            if !models.is_empty() {
+                edges.push(edge(
+                    &models[rng.random_range(0..models.len())],
+                    &dashboard,
+                    vec![],
+                ));
+            }
+        }
+    }
+    // The same (from, to) may have been drawn twice; the store keeps one edge per key.
+    let mut seen = std::collections::HashSet::new();
+    edges.retain(|e| seen.insert((e.key.from.clone(), e.key.to.clone())));
+    let edge_count = edges.len();
+    for (i, batch) in edges.chunks(EDGE_BATCH).enumerate() {
+        store.put_edges(ACTOR, batch.to_vec()).await?;
+        if i % 20 == 19 {
+            progress(format!(
+                "{} of {edge_count} edges written",
+                (i + 1) * EDGE_BATCH
+            ));
+        }
+    }
+    progress(format!("{edge_count} edges"));
+    let typical_columns = first
+        .iter()
+        .take(20)
+        .map(|t| fqn(&column(t, cols.saturating_sub(1))))
+        .collect();
+    Ok(Generated {
+        hot_columns: hot_columns.iter().map(|c| fqn(c)).collect(),
+        typical_columns,
+        entities: entities + layers + 1,
+        edges: edge_count,
+    })
+}
