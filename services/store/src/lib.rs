@@ -17,8 +17,10 @@ pub mod testing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use tributary_catalog::{
     ConnectionConfig, Edge, EdgeDraft, EdgeKey, Entity, EntityDraft, EntityKind, Fqn, Team,
     TeamDraft,
@@ -28,8 +30,9 @@ use uuid::Uuid;
 pub use error::{ReferenceProblem, StoreError};
 pub use postgres::PgStore;
 pub use records::{
-    Change, ChildCount, EdgesWritten, EntityTree, ListQuery, NewToken, Page, TokenRecord,
-    TreeWritten, WriteCounts,
+    Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, EdgesWritten, EntityTree,
+    Incident, IncidentStatus, IncidentSummary, ListQuery, NewDelivery, NewIncident, NewToken, Page,
+    Severity, TokenRecord, TreeWritten, WriteCounts,
 };
 pub use sqlite::SqliteStore;
 
@@ -146,6 +149,51 @@ pub trait Store: Send + Sync + 'static {
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
     async fn revoke_token(&self, actor: &str, name: &str) -> Result<()>;
+
+    // --- incidents --------------------------------------------------------------------
+
+    /// Opens an incident with the entities it touches and its webhook deliveries (pending,
+    /// due now), in one transaction that logs `incident.opened`. Touched ids that name no
+    /// entity are reported as [`StoreError::References`] and nothing is written.
+    async fn open_incident(&self, actor: &str, incident: NewIncident) -> Result<Incident>;
+
+    async fn get_incident(&self, id: Uuid) -> Result<Incident>;
+
+    /// Incidents, newest first, optionally only those in one status.
+    async fn list_incidents(
+        &self,
+        status: Option<IncidentStatus>,
+        limit: u32,
+    ) -> Result<Vec<Incident>>;
+
+    /// Moves an open incident to acknowledged; any other status is a [`StoreError::Conflict`].
+    async fn acknowledge_incident(&self, actor: &str, id: Uuid) -> Result<Incident>;
+
+    /// Resolves an open or acknowledged incident; a resolved one is a [`StoreError::Conflict`].
+    async fn resolve_incident(&self, actor: &str, id: Uuid) -> Result<Incident>;
+
+    /// Open and acknowledged incidents that touch `entity_id`, newest first.
+    async fn active_incidents_touching(&self, entity_id: Uuid) -> Result<Vec<IncidentSummary>>;
+
+    // --- webhook deliveries -----------------------------------------------------------
+
+    /// An incident's deliveries, in the order they were queued.
+    async fn deliveries_of(&self, incident_id: Uuid) -> Result<Vec<Delivery>>;
+
+    /// Takes up to `limit` pending deliveries due at `now`, earliest first, and pushes their
+    /// next attempt out to `now + lease`: until then no other claimer (on any replica) gets
+    /// them, and after it they come back should the claimer die before recording an attempt.
+    async fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+
+    /// Records one attempt at a pending delivery: delivered, due again at `retry_at`, or
+    /// failed for good. A delivery no longer pending is a [`StoreError::Conflict`].
+    async fn record_delivery_attempt(&self, id: Uuid, outcome: DeliveryOutcome)
+    -> Result<Delivery>;
 
     // --- change log -------------------------------------------------------------------
 

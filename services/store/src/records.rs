@@ -1,8 +1,11 @@
 //! What the store takes and gives back beyond the catalog's own types.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use tributary_catalog::{Entity, EntityDraft, EntityKind, Fqn, Role};
+use serde::{Deserialize, Serialize};
+use tributary_catalog::{CatalogError, Entity, EntityDraft, EntityKind, Fqn, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -100,4 +103,199 @@ pub struct Change {
     pub fqn: Option<String>,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+}
+
+/// Declares a closed set of lowercase names stored as TEXT, with `as_str`, `Display` and
+/// `FromStr` (whose error names the field and the accepted values).
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident as $field:literal { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &[$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = CatalogError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| CatalogError::InvalidField {
+                        field: $field.into(),
+                        reason: format!(
+                            "unknown {} {s:?}; expected one of {}",
+                            $field,
+                            $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    })
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// How bad an incident is, most severe first.
+    Severity as "severity" {
+        Critical = "critical",
+        High = "high",
+        Medium = "medium",
+        Low = "low",
+    }
+}
+
+text_enum! {
+    /// Where an incident is in its life: open → acknowledged → resolved, or open → resolved.
+    IncidentStatus as "status" {
+        Open = "open",
+        /// Someone is on it.
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
+    }
+}
+
+impl IncidentStatus {
+    /// Whether an incident in this status may move to `next`.
+    pub fn can_become(self, next: IncidentStatus) -> bool {
+        use IncidentStatus::*;
+        matches!(
+            (self, next),
+            (Open, Acknowledged) | (Open, Resolved) | (Acknowledged, Resolved)
+        )
+    }
+
+    /// Whether the incident still needs attention.
+    pub fn is_active(self) -> bool {
+        self != IncidentStatus::Resolved
+    }
+}
+
+text_enum! {
+    /// Where a webhook delivery stands.
+    DeliveryStatus as "delivery status" {
+        /// Not yet delivered; will be tried (again) at `next_attempt_at`.
+        Pending = "pending",
+        Delivered = "delivered",
+        /// Given up on after its last attempt.
+        Failed = "failed",
+    }
+}
+
+/// An incident to open: where, how bad, what it affected, and whom to tell.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    /// The entity the incident is about.
+    pub entity_id: Uuid,
+    /// The root's FQN, kept with the incident as it was at opening.
+    pub fqn: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    /// The impact report at opening; stored as given.
+    pub snapshot: serde_json::Value,
+    /// Ids of the entities the incident touches; the root is added if missing, repeats
+    /// are ignored.
+    pub touched: Vec<Uuid>,
+    /// One webhook call per team to notify.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// A webhook call to queue with a new incident.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub team: String,
+    pub url: String,
+    pub payload: serde_json::Value,
+}
+
+/// A stored incident.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Incident {
+    pub id: Uuid,
+    /// The entity the incident was opened on.
+    pub entity_id: Uuid,
+    /// That entity's FQN when the incident was opened.
+    pub fqn: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    /// The impact report at opening.
+    #[schema(value_type = Object)]
+    pub snapshot: serde_json::Value,
+    pub opened_by: String,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// An incident in brief, for showing next to an entity it touches.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct IncidentSummary {
+    pub id: Uuid,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    /// The FQN of the entity the incident was opened on.
+    pub fqn: String,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// One webhook call announcing an incident to a team, and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub incident_id: Uuid,
+    pub team: String,
+    pub url: String,
+    /// The JSON body POSTed to `url`.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    /// Why the latest failed attempt failed; kept after a later success, as the reason
+    /// it took more than one attempt.
+    pub last_error: Option<String>,
+    /// The HTTP status of the last answer, when there was one.
+    pub last_status_code: Option<u16>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The webhook answered 2xx.
+    Delivered { status_code: u16 },
+    Failed {
+        /// What went wrong, for a person reading the delivery.
+        error: String,
+        /// The HTTP status, when the webhook answered at all.
+        status_code: Option<u16>,
+        /// When to try again; `None` gives up and marks the delivery failed.
+        retry_at: Option<DateTime<Utc>>,
+    },
 }

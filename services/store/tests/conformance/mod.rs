@@ -1,12 +1,19 @@
 //! The store conformance suite: every test runs against each backend through
 //! `conformance_suite!`, so SQLite and PostgreSQL are held to the same behaviour.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tributary_catalog::{
     ColumnMapping, ConnectionConfig, EdgeDraft, EdgeKey, EntityDraft, EntityKind, Fqn, Role,
     TeamDraft,
 };
-use tributary_store::{EntityTree, ListQuery, NewToken, Store, StoreError};
+use tributary_store::{
+    DeliveryOutcome, DeliveryStatus, EntityTree, Incident, IncidentStatus, ListQuery, NewDelivery,
+    NewIncident, NewToken, Severity, Store, StoreError,
+};
+use uuid::Uuid;
 
 pub fn fqn(text: &str) -> Fqn {
     Fqn::parse(text).unwrap()
@@ -530,6 +537,452 @@ pub async fn scans_page_through_live_entities_and_all_edges(store: &dyn Store) {
     assert!(b.is_none(), "soft-deleted entities are not scanned");
 }
 
+/// An incident on the table at `root` touching `touched`, with one delivery per team.
+fn new_incident(
+    root: &tributary_store::TreeWritten,
+    touched: Vec<Uuid>,
+    teams: &[&str],
+) -> NewIncident {
+    NewIncident {
+        entity_id: root.root.id,
+        fqn: root.root.fqn.to_string(),
+        title: format!("{} is late", root.root.fqn),
+        description: Some("the nightly load did not finish".into()),
+        severity: Severity::High,
+        snapshot: json!({"root": root.root.fqn, "affected": touched.len(), "tiers": [1, 2]}),
+        touched,
+        deliveries: teams
+            .iter()
+            .map(|team| NewDelivery {
+                team: (*team).into(),
+                url: format!("http://127.0.0.1:9/{team}"),
+                payload: json!({"team": team, "text": "héllo \u{1F30A}"}),
+            })
+            .collect(),
+    }
+}
+
+/// A table and an open incident on it with two deliveries, for the delivery tests.
+async fn incident_with_deliveries(store: &dyn Store) -> Incident {
+    service(store, "hive").await;
+    let root = table(store, "hive.db.s.t", &["a"]).await;
+    store
+        .open_incident("alice", new_incident(&root, vec![], &["growth", "risk"]))
+        .await
+        .unwrap()
+}
+
+/// `at` cut to whole milliseconds, which both backends store exactly.
+fn millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap()
+}
+
+pub async fn incidents_open_with_touched_entities_and_deliveries(store: &dyn Store) {
+    service(store, "hive").await;
+    let root = table(store, "hive.db.s.t", &["a", "b"]).await;
+    // Enough columns downstream that the touched set spans several insert batches.
+    let names: Vec<String> = (0..2500).map(|i| format!("c{i:04}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let wide = table(store, "hive.db.s.wide", &refs).await;
+    let untouched = table(store, "hive.db.s.other", &["x"]).await;
+    let columns = store.children(wide.root.id).await.unwrap();
+    let mut touched: Vec<Uuid> = columns.iter().map(|c| c.id).collect();
+    touched.push(wide.root.id);
+    touched.push(columns[0].id); // a repeat is ignored
+    let before = log_len(store).await;
+
+    let incident = store
+        .open_incident("alice", new_incident(&root, touched, &["growth", "risk"]))
+        .await
+        .unwrap();
+    assert_eq!(incident.status, IncidentStatus::Open);
+    assert_eq!(incident.severity, Severity::High);
+    assert_eq!(incident.fqn, "hive.db.s.t");
+    assert_eq!(incident.opened_by, "alice");
+    assert_eq!(incident.snapshot["tiers"], json!([1, 2]));
+    assert!(incident.acknowledged_at.is_none() && incident.resolved_at.is_none());
+    assert_eq!(store.get_incident(incident.id).await.unwrap(), incident);
+
+    for entity in [root.root.id, wide.root.id, columns[2499].id] {
+        let active = store.active_incidents_touching(entity).await.unwrap();
+        assert_eq!(active.len(), 1, "{entity} is touched");
+        assert_eq!(active[0].id, incident.id);
+        assert_eq!(active[0].title, "hive.db.s.t is late");
+        assert_eq!(active[0].fqn, "hive.db.s.t");
+    }
+    assert!(
+        store
+            .active_incidents_touching(untouched.root.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let deliveries = store.deliveries_of(incident.id).await.unwrap();
+    assert_eq!(
+        deliveries
+            .iter()
+            .map(|d| d.team.as_str())
+            .collect::<Vec<_>>(),
+        ["growth", "risk"]
+    );
+    for d in &deliveries {
+        assert_eq!(d.status, DeliveryStatus::Pending);
+        assert_eq!(d.attempts, 0);
+        assert_eq!(d.incident_id, incident.id);
+        assert!(d.next_attempt_at <= Utc::now(), "due at once");
+        assert_eq!(d.payload["text"], "héllo \u{1F30A}");
+    }
+    assert_eq!(deliveries[1].url, "http://127.0.0.1:9/risk");
+
+    let changes = store.changes_after(before, 10).await.unwrap();
+    assert_eq!(
+        changes.len(),
+        1,
+        "one change-log row for the whole incident"
+    );
+    assert_eq!(changes[0].op, "incident.opened");
+    assert_eq!(changes[0].actor, "alice");
+    assert_eq!(changes[0].entity_id, Some(root.root.id));
+    assert_eq!(changes[0].fqn.as_deref(), Some("hive.db.s.t"));
+    assert_eq!(
+        changes[0].detail,
+        json!({"incident_id": incident.id, "severity": "high"})
+    );
+}
+
+pub async fn incidents_on_unknown_entities_write_nothing(store: &dyn Store) {
+    service(store, "hive").await;
+    let root = table(store, "hive.db.s.t", &["a"]).await;
+    let before = log_len(store).await;
+    let ghost = Uuid::now_v7();
+    match store
+        .open_incident("alice", new_incident(&root, vec![ghost], &["growth"]))
+        .await
+    {
+        Err(StoreError::References(problems)) => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].reference, ghost.to_string());
+        }
+        other => panic!("expected a reference problem, got {other:?}"),
+    }
+    let mut no_root = new_incident(&root, vec![], &[]);
+    no_root.entity_id = ghost;
+    let err = store.open_incident("alice", no_root).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { kind: "entity", .. }),
+        "{err:?}"
+    );
+    assert_eq!(log_len(store).await, before);
+    assert!(store.list_incidents(None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .active_incidents_touching(root.root.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let missing = store.get_incident(ghost).await.unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            StoreError::NotFound {
+                kind: "incident",
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+}
+
+pub async fn incident_status_moves_forward_only(store: &dyn Store) {
+    service(store, "hive").await;
+    let root = table(store, "hive.db.s.t", &["a"]).await;
+    let column = store.children(root.root.id).await.unwrap()[0].id;
+    let first = store
+        .open_incident("alice", new_incident(&root, vec![column], &[]))
+        .await
+        .unwrap();
+    let mut second = new_incident(&root, vec![], &[]);
+    second.severity = Severity::Critical;
+    let second = store.open_incident("alice", second).await.unwrap();
+    let before = log_len(store).await;
+
+    let acked = store.acknowledge_incident("bob", first.id).await.unwrap();
+    assert_eq!(acked.status, IncidentStatus::Acknowledged);
+    assert_eq!(acked.acknowledged_by.as_deref(), Some("bob"));
+    assert!(acked.acknowledged_at.is_some());
+    let active = store.active_incidents_touching(column).await.unwrap();
+    assert_eq!(active.len(), 1, "an acknowledged incident is still active");
+    assert_eq!(active[0].status, IncidentStatus::Acknowledged);
+
+    let again = store.acknowledge_incident("carol", first.id).await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+
+    let resolved = store.resolve_incident("carol", first.id).await.unwrap();
+    assert_eq!(resolved.status, IncidentStatus::Resolved);
+    assert_eq!(resolved.resolved_by.as_deref(), Some("carol"));
+    assert_eq!(
+        resolved.acknowledged_by.as_deref(),
+        Some("bob"),
+        "resolving keeps who acknowledged"
+    );
+    assert!(
+        store
+            .active_incidents_touching(column)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    match store.resolve_incident("dave", first.id).await {
+        Err(StoreError::Conflict { key, reason }) => {
+            assert_eq!(key, first.id.to_string());
+            assert!(reason.contains("already resolved by carol"), "{reason}");
+        }
+        other => panic!("resolving twice must conflict, got {other:?}"),
+    }
+    let late_ack = store.acknowledge_incident("dave", first.id).await;
+    assert!(
+        matches!(late_ack, Err(StoreError::Conflict { .. })),
+        "{late_ack:?}"
+    );
+
+    let direct = store.resolve_incident("bob", second.id).await.unwrap();
+    assert_eq!(direct.status, IncidentStatus::Resolved);
+    assert!(direct.acknowledged_at.is_none());
+    let unknown = store.resolve_incident("bob", Uuid::now_v7()).await;
+    assert!(matches!(
+        unknown,
+        Err(StoreError::NotFound {
+            kind: "incident",
+            ..
+        })
+    ));
+
+    let changes = store.changes_after(before, 10).await.unwrap();
+    let ops: Vec<_> = changes
+        .iter()
+        .map(|c| (c.op.as_str(), c.actor.as_str()))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("incident.acknowledged", "bob"),
+            ("incident.resolved", "carol"),
+            ("incident.resolved", "bob"),
+        ],
+        "refused moves leave no rows"
+    );
+    assert_eq!(changes[0].detail["incident_id"], json!(first.id));
+    assert_eq!(changes[0].entity_id, Some(root.root.id));
+
+    let third = store
+        .open_incident("alice", new_incident(&root, vec![], &[]))
+        .await
+        .unwrap();
+    let all = store.list_incidents(None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [third.id, second.id, first.id],
+        "newest first"
+    );
+    let open = store
+        .list_incidents(Some(IncidentStatus::Open), 10)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, third.id);
+    assert_eq!(store.list_incidents(None, 2).await.unwrap().len(), 2);
+}
+
+pub async fn claimed_deliveries_come_back_when_the_lease_runs_out(store: &dyn Store) {
+    let incident = incident_with_deliveries(store).await;
+    let queued = store.deliveries_of(incident.id).await.unwrap();
+    let before = log_len(store).await;
+    let lease = Duration::from_secs(60);
+    let early = queued[0].created_at - chrono::Duration::seconds(1);
+    assert!(
+        store
+            .claim_due_deliveries(early, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is due before it was queued"
+    );
+
+    let now = millis(Utc::now()) + chrono::Duration::seconds(1);
+    let one = store.claim_due_deliveries(now, lease, 1).await.unwrap();
+    assert_eq!(one.len(), 1, "the limit holds");
+    let rest = store.claim_due_deliveries(now, lease, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(
+        one[0].id, rest[0].id,
+        "a claimed delivery is not claimed twice"
+    );
+    assert_eq!(one[0].next_attempt_at, now + chrono::Duration::seconds(60));
+    assert_eq!(one[0].status, DeliveryStatus::Pending);
+    assert_eq!(one[0].payload["team"], "growth");
+
+    let within = now + chrono::Duration::seconds(59);
+    assert!(
+        store
+            .claim_due_deliveries(within, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not while the lease lasts"
+    );
+    let after = now + chrono::Duration::seconds(61);
+    let back = store.claim_due_deliveries(after, lease, 10).await.unwrap();
+    assert_eq!(
+        back.iter().map(|d| d.id).collect::<Vec<_>>(),
+        queued.iter().map(|d| d.id).collect::<Vec<_>>(),
+        "both come back after the lease, in queue order"
+    );
+    assert!(back.iter().all(|d| d.attempts == 0));
+    assert_eq!(log_len(store).await, before, "claims are not logged");
+}
+
+pub async fn delivery_attempts_retry_then_deliver_or_give_up(store: &dyn Store) {
+    let incident = incident_with_deliveries(store).await;
+    let queued = store.deliveries_of(incident.id).await.unwrap();
+    let (healthy, broken) = (queued[0].id, queued[1].id);
+    let before = log_len(store).await;
+    let retry_at = millis(Utc::now()) + chrono::Duration::seconds(30);
+
+    let failed = store
+        .record_delivery_attempt(
+            healthy,
+            DeliveryOutcome::Failed {
+                error: "HTTP 500: boom".into(),
+                status_code: Some(500),
+                retry_at: Some(retry_at),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.status, DeliveryStatus::Pending);
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(failed.last_error.as_deref(), Some("HTTP 500: boom"));
+    assert_eq!(failed.last_status_code, Some(500));
+    assert_eq!(failed.next_attempt_at, retry_at);
+    let early = retry_at - chrono::Duration::milliseconds(1);
+    let due_early = store
+        .claim_due_deliveries(early, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert!(
+        due_early.iter().all(|d| d.id != healthy),
+        "not due before its retry time"
+    );
+    let due = store
+        .claim_due_deliveries(retry_at, Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert!(due.iter().any(|d| d.id == healthy), "due at its retry time");
+
+    let delivered = store
+        .record_delivery_attempt(healthy, DeliveryOutcome::Delivered { status_code: 204 })
+        .await
+        .unwrap();
+    assert_eq!(delivered.status, DeliveryStatus::Delivered);
+    assert_eq!(delivered.attempts, 2);
+    assert_eq!(delivered.last_status_code, Some(204));
+    assert!(delivered.delivered_at.is_some());
+    assert_eq!(
+        delivered.last_error.as_deref(),
+        Some("HTTP 500: boom"),
+        "the earlier failure stays readable"
+    );
+    let twice = store
+        .record_delivery_attempt(healthy, DeliveryOutcome::Delivered { status_code: 200 })
+        .await;
+    assert!(
+        matches!(twice, Err(StoreError::Conflict { .. })),
+        "{twice:?}"
+    );
+
+    let gave_up = store
+        .record_delivery_attempt(
+            broken,
+            DeliveryOutcome::Failed {
+                error: "timed out after 5s".into(),
+                status_code: None,
+                retry_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(gave_up.status, DeliveryStatus::Failed);
+    assert_eq!(gave_up.attempts, 1);
+    assert_eq!(gave_up.last_status_code, None);
+    assert!(gave_up.delivered_at.is_none());
+    let far = Utc::now() + chrono::Duration::days(1);
+    assert!(
+        store
+            .claim_due_deliveries(far, Duration::from_secs(60), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "delivered and failed deliveries are never claimed"
+    );
+    assert_eq!(
+        store
+            .deliveries_of(incident.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.status)
+            .collect::<Vec<_>>(),
+        [DeliveryStatus::Delivered, DeliveryStatus::Failed]
+    );
+    let unknown = store
+        .record_delivery_attempt(
+            Uuid::now_v7(),
+            DeliveryOutcome::Delivered { status_code: 200 },
+        )
+        .await;
+    assert!(matches!(
+        unknown,
+        Err(StoreError::NotFound {
+            kind: "delivery",
+            ..
+        })
+    ));
+    assert_eq!(
+        log_len(store).await,
+        before,
+        "delivery bookkeeping is not logged"
+    );
+}
+
+pub async fn concurrent_claims_never_share_a_delivery(store: &dyn Store) {
+    service(store, "hive").await;
+    let root = table(store, "hive.db.s.t", &["a"]).await;
+    let teams: Vec<String> = (0..30).map(|i| format!("team{i:02}")).collect();
+    let teams: Vec<&str> = teams.iter().map(String::as_str).collect();
+    store
+        .open_incident("alice", new_incident(&root, vec![], &teams))
+        .await
+        .unwrap();
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let lease = Duration::from_secs(60);
+    let claim = || store.claim_due_deliveries(now, lease, 8);
+    let (a, b, c, d, e) = tokio::join!(claim(), claim(), claim(), claim(), claim());
+    let mut ids: Vec<Uuid> = [a, b, c, d, e]
+        .into_iter()
+        .flat_map(|batch| batch.unwrap())
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids.len(), 30, "every due delivery is claimed once");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "no delivery is claimed twice");
+}
+
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh store from `$open`.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -551,6 +1004,12 @@ macro_rules! conformance_suite {
             teams_round_trip,
             twenty_thousand_columns_in_one_write,
             scans_page_through_live_entities_and_all_edges,
+            incidents_open_with_touched_entities_and_deliveries,
+            incidents_on_unknown_entities_write_nothing,
+            incident_status_moves_forward_only,
+            claimed_deliveries_come_back_when_the_lease_runs_out,
+            delivery_attempts_retry_then_deliver_or_give_up,
+            concurrent_claims_never_share_a_delivery,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
