@@ -170,9 +170,9 @@ impl LineageGraph {
                 for other in next_nodes {
                     if reached.insert(other) {
                         queue.push_back((other, d + 1));
-                        if !seen.contains_key(&other) {
+                        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(other) {
                             let distance = sign * (d as i32 + 1);
-                            seen.insert(other, distance);
+                            slot.insert(distance);
                             order.push((other, distance));
                         }
                     }

@@ -200,13 +200,13 @@ async fn impact_matches_the_oracle(scratch: ScratchStore) {
         }
         compared += expected.len();
     }
+    let hot = store
+        .get_entity(&generated.hot_columns[0])
+        .await
+        .unwrap()
+        .id;
     let models_hit: HashSet<Uuid> = {
         let graph = live.read();
-        let hot = store
-            .get_entity(&generated.hot_columns[0])
-            .await
-            .unwrap()
-            .id;
         graph
             .impact(hot, &everything)
             .unwrap()

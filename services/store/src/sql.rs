@@ -852,8 +852,13 @@ macro_rules! sql_store {
                     let problem = match found.get(fqn) {
                         None => "does not exist".to_owned(),
                         Some(e) if !e.is_live() => "was deleted".to_owned(),
-                        Some(e) if columns.contains(fqn) && e.kind != EntityKind::Column => {
-                            format!("is a {}; column mappings name columns", e.kind)
+                        // A model's features are its input columns: OpenMetadata and lineage
+                        // documents map table columns onto them.
+                        Some(e)
+                            if columns.contains(fqn)
+                                && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) =>
+                        {
+                            format!("is a {}; column mappings name columns or features", e.kind)
                         }
                         Some(e) if !e.kind.carries_lineage() => format!(
                             "is a {}, which cannot carry lineage; link its tables or columns",
