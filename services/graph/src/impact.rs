@@ -86,9 +86,12 @@ impl LineageGraph {
         }
     }
 
-    /// Everything downstream of the live entity `root`, or `None` when it is not in the graph.
-    pub fn impact(&self, root: uuid::Uuid, query: &ImpactQuery) -> Option<Impact> {
-        let root = self.find(root)?;
+    /// Shortest distances from `root` and the step each node was reached from.
+    fn walk(
+        &self,
+        root: NodeId,
+        max_depth: Option<u32>,
+    ) -> (HashMap<NodeId, u32>, HashMap<NodeId, NodeId>) {
         let mut distance: HashMap<NodeId, u32> = HashMap::new();
         let mut previous: HashMap<NodeId, NodeId> = HashMap::new();
         let mut queue = VecDeque::new();
@@ -101,7 +104,7 @@ impl LineageGraph {
                     return;
                 }
                 let nd = d + cost;
-                if query.max_depth.is_some_and(|max| nd > max) {
+                if max_depth.is_some_and(|max| nd > max) {
                     return;
                 }
                 if distance.get(&next).is_none_or(|&old| nd < old) {
@@ -115,6 +118,26 @@ impl LineageGraph {
                 }
             });
         }
+        (distance, previous)
+    }
+
+    /// Ids of every entity downstream of the live entity `root` (the root excluded).
+    pub fn reach(&self, root: uuid::Uuid, max_depth: Option<u32>) -> Option<Vec<uuid::Uuid>> {
+        let root = self.find(root)?;
+        let (distance, _) = self.walk(root, max_depth);
+        Some(
+            distance
+                .keys()
+                .filter(|&&n| n != root)
+                .map(|&n| self.g[n].id)
+                .collect(),
+        )
+    }
+
+    /// Everything downstream of the live entity `root`, or `None` when it is not in the graph.
+    pub fn impact(&self, root: uuid::Uuid, query: &ImpactQuery) -> Option<Impact> {
+        let root = self.find(root)?;
+        let (distance, previous) = self.walk(root, query.max_depth);
 
         let mut counts = BTreeMap::new();
         let mut matched = Vec::new();

@@ -25,13 +25,18 @@ const RUNS: usize = 300;
 
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
     (at(0.50), at(0.99))
 }
 
@@ -61,23 +66,41 @@ async fn main() {
     let admin_url = std::env::var("TRIBUTARY_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("TRIBUTARY_TEST_POSTGRES_URL"))
         .expect("set TRIBUTARY_BENCH_POSTGRES_URL");
-    let scale: f64 = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    let db = if scale == 1.0 { DB.to_owned() } else { format!("{DB}_{}", (scale * 1000.0) as u64) };
+    let scale: f64 = std::env::var("BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let db = if scale == 1.0 {
+        DB.to_owned()
+    } else {
+        format!("{DB}_{}", (scale * 1000.0) as u64)
+    };
     let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&db)
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&db)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
     let regenerate = std::env::var("BENCH_REGENERATE").as_deref() == Ok("1");
     if exists && regenerate {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)"))).execute(&mut admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {db} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     }
     let fresh = !exists || regenerate;
     if fresh {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&mut admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
     }
-    let options = PgConnectOptions::from_str(&admin_url).unwrap().database(&db);
+    let options = PgConnectOptions::from_str(&admin_url)
+        .unwrap()
+        .database(&db);
     let store = PgStore::open_with(options.clone()).await.unwrap();
     let shape = CatalogShape {
         marts: (20_000.0 * scale) as usize,
@@ -98,63 +121,108 @@ async fn main() {
     };
     let started = Instant::now();
     let generated = if fresh {
-        let g = generate(&store, &shape, |line| eprintln!("  {line}")).await.unwrap();
+        let g = generate(&store, &shape, |line| eprintln!("  {line}"))
+            .await
+            .unwrap();
         eprintln!("generated in {:.0} s", started.elapsed().as_secs_f64());
         let mut conn = PgConnection::connect_with(&options).await.unwrap();
         sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
         g
     } else {
         // Same seed, same shape: the generator's picks are known without writing again.
-        let first = |h: usize| format!("warehouse.dwh.layer_0.mart_{:05}.c_{:03}", (h % (shape.marts / 4)) * 4, h / (shape.marts / 4));
+        let first = |h: usize| {
+            format!(
+                "warehouse.dwh.layer_0.mart_{:05}.c_{:03}",
+                (h % (shape.marts / 4)) * 4,
+                h / (shape.marts / 4)
+            )
+        };
         tributary_server::synthetic::Generated {
-            hot_columns: (0..shape.hot_columns).map(|h| Fqn::parse(&first(h)).unwrap()).collect(),
-            typical_columns: (0..20).map(|i| Fqn::parse(&format!("warehouse.dwh.layer_0.mart_{:05}.c_049", i * 4)).unwrap()).collect(),
+            hot_columns: (0..shape.hot_columns)
+                .map(|h| Fqn::parse(&first(h)).unwrap())
+                .collect(),
+            typical_columns: (0..20)
+                .map(|i| {
+                    Fqn::parse(&format!("warehouse.dwh.layer_0.mart_{:05}.c_049", i * 4)).unwrap()
+                })
+                .collect(),
             entities: 0,
             edges: 0,
         }
     };
 
     let mut conn = PgConnection::connect_with(&options).await.unwrap();
-    let columns: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities WHERE kind = 'column'").fetch_one(&mut conn).await.unwrap();
-    let models: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities WHERE kind = 'ml_model'").fetch_one(&mut conn).await.unwrap();
+    let columns: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities WHERE kind = 'column'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let models: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities WHERE kind = 'ml_model'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     let feature_edges: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM edges e JOIN entities t ON t.id = e.to_id WHERE t.kind = 'feature'",
     )
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    let all_edges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM edges").fetch_one(&mut conn).await.unwrap();
-    let entities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities").fetch_one(&mut conn).await.unwrap();
-    println!("catalog: {entities} entities ({columns} columns, {models} models), {all_edges} edges ({feature_edges} column -> feature)");
+    let all_edges: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM edges")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let entities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entities")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    println!(
+        "catalog: {entities} entities ({columns} columns, {models} models), {all_edges} edges ({feature_edges} column -> feature)"
+    );
 
     let before = resident_bytes();
     let started = Instant::now();
     let config = Config::default();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
-    let state = tributary_server::app::state(store.clone(), &config).await.unwrap();
+    let state = tributary_server::app::state(store.clone(), &config)
+        .await
+        .unwrap();
     let load = started.elapsed();
     let rss = resident_bytes().saturating_sub(before);
     let stats = state.graph.read().stats();
     println!(
         "graph: loaded in {:.1} s; {} nodes, {} links; resident memory +{:.0} MiB ({:.0} bytes per node+link)",
-        load.as_secs_f64(), stats.nodes, stats.links, rss as f64 / 1048576.0,
+        load.as_secs_f64(),
+        stats.nodes,
+        stats.links,
+        rss as f64 / 1048576.0,
         rss as f64 / (stats.nodes + stats.links) as f64
     );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let served = state.clone();
-    tokio::spawn(async move { tributary_server::app::serve(served, &Config::default(), listener, std::future::pending()).await });
+    tokio::spawn(async move {
+        tributary_server::app::serve(served, &Config::default(), listener, std::future::pending())
+            .await
+    });
     let client = reqwest::Client::new();
 
     let query = ImpactQuery {
         max_depth: None,
-        kinds: vec![EntityKind::MlModel, EntityKind::Dashboard, EntityKind::Pipeline],
+        kinds: vec![
+            EntityKind::MlModel,
+            EntityKind::Dashboard,
+            EntityKind::Pipeline,
+        ],
         limit: 100_000,
     };
-    println!("\n| root | hits | in-process p50 / p99 (ms) | HTTP p50 / p99 (ms) | PostgreSQL CTE p50 / p99 (ms) | CTE p50 / in-process p50 |");
+    println!(
+        "\n| root | hits | in-process p50 / p99 (ms) | HTTP p50 / p99 (ms) | PostgreSQL CTE p50 / p99 (ms) | CTE p50 / in-process p50 |"
+    );
     println!("|---|---|---|---|---|---|");
-    let roots = [("hot column", generated.hot_columns[0].clone()), ("typical column", generated.typical_columns[3].clone())];
+    let roots = [
+        ("hot column", generated.hot_columns[0].clone()),
+        ("typical column", generated.typical_columns[3].clone()),
+    ];
     for (label, fqn) in roots {
         let id = store.get_entity(&fqn).await.unwrap().id;
         let mut in_process = Vec::with_capacity(RUNS);
@@ -164,7 +232,8 @@ async fn main() {
             let t = Instant::now();
             let graph = state.graph.read();
             let impact = graph.impact(id, &query).unwrap();
-            let report = tributary_server::api::impact::report(&graph, &state.graph, &impact, &query);
+            let report =
+                tributary_server::api::impact::report(&graph, &state.graph, &impact, &query);
             in_process.push(t.elapsed());
             hits = report.total;
             graph_ids = impact.hits.iter().map(|h| graph.node(h.node).id).collect();
@@ -173,7 +242,14 @@ async fn main() {
         let mut http = Vec::with_capacity(RUNS);
         for _ in 0..RUNS {
             let t = Instant::now();
-            let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
+            let body = client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             http.push(t.elapsed());
             assert!(body.len() > 2);
         }
@@ -182,11 +258,18 @@ async fn main() {
         let mut cte_ids = HashSet::new();
         for _ in 0..cte_runs {
             let t = Instant::now();
-            let rows = sqlx::query(CTE).bind(id).fetch_all(&mut conn).await.unwrap();
+            let rows = sqlx::query(CTE)
+                .bind(id)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
             cte.push(t.elapsed());
             cte_ids = rows.iter().map(|r| r.get::<uuid::Uuid, _>("id")).collect();
         }
-        assert_eq!(graph_ids, cte_ids, "the graph and the CTE disagree on {fqn}");
+        assert_eq!(
+            graph_ids, cte_ids,
+            "the graph and the CTE disagree on {fqn}"
+        );
         let (ip50, ip99) = percentiles(in_process);
         let (hp50, hp99) = percentiles(http);
         let (cp50, cp99) = percentiles(cte);

@@ -19,6 +19,7 @@ use crate::api;
 use crate::config::Config;
 use crate::error::{self, ApiError};
 use crate::live_graph::{self, LiveGraph};
+use crate::notifier::Notifier;
 use crate::state::AppState;
 
 /// The shared state: the store and the lineage graph loaded from it.
@@ -27,6 +28,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
     Ok(AppState {
         store,
         graph,
+        notifier: None,
         anonymous_read: config.auth.anonymous_read,
     })
 }
@@ -74,9 +76,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
 }
 
 /// Serves until `shutdown` completes, then drains in-flight requests. Meanwhile follows
-/// the change log for writes made by other replicas.
+/// the change log for writes made by other replicas and delivers incident notifications.
 pub async fn serve(
-    state: AppState,
+    mut state: AppState,
     config: &Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -85,11 +87,14 @@ pub async fn serve(
         state.store.clone(),
         Duration::from_millis(config.graph.follow_interval_ms),
     );
+    let notifier = Notifier::spawn(state.store.clone(), config.notifier.clone());
+    state.notifier = Some(notifier.waker());
     let app = router(state, config);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     follower.abort();
+    notifier.shutdown().await;
     served
 }
 

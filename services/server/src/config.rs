@@ -23,6 +23,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub graph: GraphConfig,
+    pub notifier: crate::notifier::NotifierConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +66,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             graph: GraphConfig::default(),
+            notifier: Default::default(),
         }
     }
 }
@@ -156,6 +158,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("http", &self.http)
             .field("graph", &self.graph)
+            .field("notifier", &self.notifier)
             .finish()
     }
 }

@@ -5,11 +5,15 @@ use std::sync::Arc;
 use tributary_store::Store;
 
 use crate::live_graph::LiveGraph;
+use crate::notifier::NotifierWaker;
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub graph: Arc<LiveGraph>,
+    /// Wakes the webhook notifier when an incident queues deliveries; `None` when no
+    /// notifier runs (tests through `oneshot`, or a replica that leaves sending to others).
+    pub notifier: Option<NotifierWaker>,
     /// Whether requests without a token may read (`auth.anonymous_read`).
     pub anonymous_read: bool,
 }

@@ -152,6 +152,7 @@ async fn incident(store: &dyn Store, hooks: &[(&str, &str)]) -> Incident {
         .open_incident(
             "alice",
             NewIncident {
+                id: uuid::Uuid::now_v7(),
                 entity_id: table.id,
                 fqn: table.fqn.to_string(),
                 title: "daily is stale".into(),

@@ -203,6 +203,8 @@ text_enum! {
 /// An incident to open: where, how bad, what it affected, and whom to tell.
 #[derive(Debug, Clone)]
 pub struct NewIncident {
+    /// Chosen by the caller, so notifications queued with the incident can name it.
+    pub id: Uuid,
     /// The entity the incident is about.
     pub entity_id: Uuid,
     /// The root's FQN, kept with the incident as it was at opening.

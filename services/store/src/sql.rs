@@ -1144,7 +1144,7 @@ macro_rules! sql_store {
                             .collect(),
                     ));
                 }
-                let id = Uuid::now_v7();
+                let id = incident.id;
                 let row = sqlx::query(AssertSqlSafe(format!(
                     "INSERT INTO incidents (id, entity_id, fqn, title, description, severity, \
                      status, snapshot, opened_by, opened_at) \

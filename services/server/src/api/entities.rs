@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use tributary_catalog::{Edge, Entity, EntityKind, Fqn};
-use tributary_store::ChildCount;
+use tributary_store::{ChildCount, IncidentSummary};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,6 +46,8 @@ pub struct EntityDetail {
     pub upstream: Vec<Edge>,
     /// Edges out of this entity (at most 100).
     pub downstream: Vec<Edge>,
+    /// Open or acknowledged incidents on this entity or upstream of it.
+    pub incidents: Vec<IncidentSummary>,
 }
 
 /// Any live entity by FQN.
@@ -81,11 +83,13 @@ async fn get_entity(
     parents.sort_by_key(|p| p.fqn.parts().len());
     let children = state.store.child_counts(entity.id).await?;
     let (upstream, downstream) = state.store.edges_of(entity.id, EDGE_PREVIEW).await?;
+    let incidents = state.store.active_incidents_touching(entity.id).await?;
     Ok(Json(EntityDetail {
         entity,
         parents,
         children,
         upstream,
         downstream,
+        incidents,
     }))
 }

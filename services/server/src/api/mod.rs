@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod health;
 pub mod impact;
+pub mod incidents;
 pub mod lineage;
 pub mod lineage_view;
 pub mod models;
@@ -38,6 +39,7 @@ use crate::state::AppState;
         (name = "teams", description = "Owners of entities, told about incidents"),
         (name = "entities", description = "Any entity by FQN"),
         (name = "lineage", description = "Lineage: edges, the graph around an entity, impact"),
+        (name = "incidents", description = "Incidents on broken entities and team notifications"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Liveness and readiness")
     )
@@ -68,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(lineage_view::router())
         .merge(openmetadata::router())
         .merge(impact::router())
+        .merge(incidents::router())
         .merge(tokens::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

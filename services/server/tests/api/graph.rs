@@ -7,7 +7,7 @@ use super::harness::{TestApp, code, table};
 
 /// hive: raw.events(user_id, amount) → mart.daily(user_id, spend) with a column mapping;
 /// mart.daily.spend → ml.churn.spend_30d (feature); ml.churn → bi.board (dashboard).
-async fn chain(app: &TestApp) {
+pub async fn chain(app: &TestApp) {
     for (name, kind) in [("hive", "hive"), ("ml", "mlflow"), ("bi", "custom")] {
         let (s, _) = app
             .put(

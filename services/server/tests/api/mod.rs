@@ -3,6 +3,7 @@
 pub mod failures;
 pub mod graph;
 pub mod harness;
+pub mod incidents;
 pub mod resources;
 
 /// Every suite test, for `api_suite!`.
@@ -33,6 +34,8 @@ macro_rules! all_api_tests {
             graph::lineage_pages_a_ten_thousand_edge_fan_out,
             graph::lineage_reads_any_depth_both_ways,
             graph::openmetadata_add_lineage_bodies_work,
+            incidents::incidents_snapshot_impact_and_queue_team_notifications,
+            incidents::incident_requests_are_checked,
         );
     };
 }

@@ -544,6 +544,7 @@ fn new_incident(
     teams: &[&str],
 ) -> NewIncident {
     NewIncident {
+        id: Uuid::now_v7(),
         entity_id: root.root.id,
         fqn: root.root.fqn.to_string(),
         title: format!("{} is late", root.root.fqn),
