@@ -4,10 +4,12 @@
 //! What counts as downstream:
 //! - containment: a broken service, database, schema or table breaks what it contains
 //!   (distance 0: it is the same breakage);
-//! - lineage edges, each one hop;
-//! - a feature feeds its model (one hop); a model feeds what its edges lead to;
+//! - lineage edges, each one hop. A table-to-table edge that maps columns carries only
+//!   those columns: a broken table flows through it column by column, not as a whole, so
+//!   the downstream table is hit where its columns are (and reported through them);
 //! - a column also flows along its table's edges that name no columns, since without a
-//!   mapping any column may be the one that flows.
+//!   mapping any column may be the one that flows;
+//! - a feature feeds its model (one hop); a model feeds what its edges lead to.
 //!
 //! The walk is a 0-1 breadth-first search: cycle-safe, skipping soft-deleted nodes, never
 //! touching the database.
@@ -64,6 +66,8 @@ impl LineageGraph {
             match link {
                 Link::Contains if contains_breaks => visit(next, 0),
                 Link::Contains => {}
+                // Its column links carry a mapped table edge.
+                Link::Lineage { mapped: true, .. } if kind == EntityKind::Table => {}
                 Link::Lineage { .. } | Link::Column { .. } => visit(next, 1),
             }
         }
@@ -117,6 +121,23 @@ impl LineageGraph {
                     }
                 }
             });
+        }
+        // A table whose columns are hit is hit through its nearest one, though it is not
+        // broken as a whole (nothing flows on from it as a table).
+        let mut columns: Vec<(u32, NodeId)> = distance
+            .iter()
+            .filter(|&(&n, _)| n != root && self.g[n].kind == EntityKind::Column)
+            .map(|(&n, &d)| (d, n))
+            .collect();
+        columns.sort_unstable_by_key(|&(d, n)| (d, n.index()));
+        for (d, column) in columns {
+            if let Some(table) = self.g[column].parent
+                && self.g[table].live
+                && !distance.contains_key(&table)
+            {
+                distance.insert(table, d);
+                previous.insert(table, column);
+            }
         }
         (distance, previous)
     }
@@ -275,6 +296,40 @@ mod tests {
         assert!(hits.contains(&("hive.d.s.raw".into(), 0)));
         assert!(hits.contains(&("ml.m".into(), 2)), "{hits:?}");
         assert_eq!(impact.counts[&Column], 3);
+    }
+
+    #[test]
+    fn a_broken_table_flows_through_mapped_edges_column_by_column() {
+        let b = catalog();
+        let impact = b
+            .graph
+            .impact(b.ids["hive.d.s.raw"], &query(&[Table, Column, MlModel]))
+            .unwrap();
+        let hits = hit_names(&b, &impact);
+        assert!(hits.contains(&("hive.d.s.mart.y".into(), 1)), "{hits:?}");
+        assert!(
+            hits.contains(&("hive.d.s.mart".into(), 1)),
+            "the table is hit through its column"
+        );
+        let mart = impact
+            .hits
+            .iter()
+            .find(|h| b.graph.fqn(h.node).as_str() == "hive.d.s.mart")
+            .unwrap();
+        let path: Vec<String> = mart
+            .path
+            .iter()
+            .map(|&n| b.graph.fqn(n).to_string())
+            .collect();
+        assert_eq!(
+            path,
+            [
+                "hive.d.s.raw",
+                "hive.d.s.raw.x",
+                "hive.d.s.mart.y",
+                "hive.d.s.mart"
+            ]
+        );
     }
 
     #[test]

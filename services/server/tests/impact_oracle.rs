@@ -20,6 +20,8 @@ struct Oracle {
     children: HashMap<Uuid, Vec<Uuid>>,
     /// Lineage steps: edges, and column pairs of column mappings.
     lineage: HashMap<Uuid, Vec<Uuid>>,
+    /// Edges that map columns, by their source: a table does not flow through them whole.
+    mapped: HashSet<(Uuid, Uuid)>,
     /// Table edges without a column mapping, by their source table.
     unmapped: HashMap<Uuid, Vec<Uuid>>,
 }
@@ -51,6 +53,8 @@ impl Oracle {
                 o.lineage.entry(e.from_id).or_default().push(e.to_id);
                 if e.columns.is_empty() {
                     o.unmapped.entry(e.from_id).or_default().push(e.to_id);
+                } else {
+                    o.mapped.insert((e.from_id, e.to_id));
                 }
                 for m in &e.columns {
                     for from in &m.from {
@@ -67,11 +71,17 @@ impl Oracle {
 
     /// Every (next, cost) step out of `n`, by the documented rules.
     fn steps(&self, n: Uuid) -> Vec<(Uuid, u32)> {
+        let table = self.kind[&n] == EntityKind::Table;
         let mut out: Vec<(Uuid, u32)> = self
             .lineage
             .get(&n)
             .into_iter()
             .flatten()
+            .filter(|&&m| {
+                !(table
+                    && self.mapped.contains(&(n, m))
+                    && !self.unmapped.get(&n).is_some_and(|u| u.contains(&m)))
+            })
             .map(|&m| (m, 1))
             .collect();
         match self.kind[&n] {
@@ -107,6 +117,16 @@ impl Oracle {
                     heap.push(Reverse((d + cost, m)));
                 }
             }
+        }
+        // Tables are hit through their nearest hit column when not broken whole.
+        let mut columns: Vec<(u32, Uuid)> = dist
+            .iter()
+            .filter(|&(&n, _)| n != root && self.kind[&n] == EntityKind::Column)
+            .map(|(&n, &d)| (d, n))
+            .collect();
+        columns.sort();
+        for (d, column) in columns {
+            dist.entry(self.parent[&column]).or_insert(d);
         }
         dist.remove(&root);
         dist
@@ -185,6 +205,13 @@ async fn impact_matches_the_oracle(scratch: ScratchStore) {
             let cost: u32 = ids
                 .windows(2)
                 .map(|w| {
+                    // The last step may climb from a hit column to its table.
+                    if w[1] == *ids.last().unwrap()
+                        && oracle.kind[&w[0]] == EntityKind::Column
+                        && oracle.parent.get(&w[0]) == Some(&w[1])
+                    {
+                        return 0;
+                    }
                     oracle
                         .steps(w[0])
                         .iter()
