@@ -1,0 +1,281 @@
+//! Lineage edges: upserts by (from, to, source), deletes, reads.
+//!
+//! Expanded by `sql_store!` into each backend module; see `sql/mod.rs`.
+
+macro_rules! sql_edges {
+    ($store:ty) => {
+        fn edge_from_row(row: &DbRow) -> Result<Edge> {
+            let from: String = row.try_get("from_fqn")?;
+            let to: String = row.try_get("to_fqn")?;
+            Ok(Edge {
+                id: row.try_get("id")?,
+                from_id: row.try_get("from_id")?,
+                to_id: row.try_get("to_id")?,
+                from: Fqn::parse(&from).map_err(corrupt)?,
+                to: Fqn::parse(&to).map_err(corrupt)?,
+                source: row.try_get("source")?,
+                columns: row
+                    .try_get::<Json<Vec<tributary_catalog::ColumnMapping>>, _>("columns")?
+                    .0,
+                transform: row.try_get("transform")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        fn edge_select(filter: &str) -> String {
+            format!(
+                "SELECT e.id, e.from_id, e.to_id, e.source, e.columns, e.transform, \
+                 e.created_at, e.updated_at, f.fqn AS from_fqn, t.fqn AS to_fqn \
+                 FROM edges e JOIN entities f ON f.id = e.from_id \
+                 JOIN entities t ON t.id = e.to_id WHERE {filter}"
+            )
+        }
+
+        /// Stored edges for the given (from_id, to_id, source) keys.
+        async fn edges_for_keys(
+            conn: &mut Conn,
+            keys: &[(Uuid, Uuid, String)],
+        ) -> Result<HashMap<(Uuid, Uuid, String), Edge>> {
+            let mut out = HashMap::new();
+            for chunk in keys.chunks(BATCH_ROWS) {
+                let mut qb =
+                    QueryBuilder::<Db>::new(edge_select("(e.from_id, e.to_id, e.source) IN ("));
+                let mut list = qb.separated(", ");
+                for (from, to, source) in chunk {
+                    list.push("(");
+                    list.push_bind_unseparated(*from);
+                    list.push_unseparated(", ");
+                    list.push_bind_unseparated(*to);
+                    list.push_unseparated(", ");
+                    list.push_bind_unseparated(source.as_str());
+                    list.push_unseparated(")");
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&mut *conn).await? {
+                    let edge = edge_from_row(&row)?;
+                    out.insert((edge.from_id, edge.to_id, edge.source.clone()), edge);
+                }
+            }
+            Ok(out)
+        }
+
+        async fn put_edges(
+            store: &$store,
+            actor: &str,
+            edges: Vec<EdgeDraft>,
+        ) -> Result<EdgesWritten> {
+            let mut tx = store.begin_write().await?;
+            let now = Utc::now();
+            let mut wanted: Vec<String> = Vec::new();
+            let mut columns: HashSet<String> = HashSet::new();
+            for edge in &edges {
+                wanted.push(edge.key.from.to_string());
+                wanted.push(edge.key.to.to_string());
+                for mapping in &edge.columns {
+                    columns.extend(mapping.from.iter().map(|f| f.to_string()));
+                    columns.insert(mapping.to.to_string());
+                }
+            }
+            wanted.extend(columns.iter().cloned());
+            wanted.sort_unstable();
+            wanted.dedup();
+            let found: HashMap<String, Entity> = entities_at(&mut tx, &wanted)
+                .await?
+                .into_iter()
+                .map(|e| (e.fqn.to_string(), e))
+                .collect();
+            let mut problems = Vec::new();
+            for fqn in &wanted {
+                let problem = match found.get(fqn) {
+                    None => "does not exist".to_owned(),
+                    Some(e) if !e.is_live() => "was deleted".to_owned(),
+                    // A model's features are its input columns: OpenMetadata and lineage
+                    // documents map table columns onto them.
+                    Some(e)
+                        if columns.contains(fqn)
+                            && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) =>
+                    {
+                        format!("is a {}; column mappings name columns or features", e.kind)
+                    }
+                    Some(e) if !e.kind.carries_lineage() => format!(
+                        "is a {}, which cannot carry lineage; link its tables or columns",
+                        e.kind
+                    ),
+                    Some(_) => continue,
+                };
+                problems.push(ReferenceProblem {
+                    reference: fqn.clone(),
+                    problem,
+                });
+            }
+            for edge in &edges {
+                if edge.key.from == edge.key.to {
+                    problems.push(ReferenceProblem {
+                        reference: edge.key.from.to_string(),
+                        problem: "an edge cannot join an entity to itself".into(),
+                    });
+                }
+            }
+            if !problems.is_empty() {
+                return Err(StoreError::References(problems));
+            }
+            let ids: HashMap<String, Uuid> =
+                found.iter().map(|(fqn, e)| (fqn.clone(), e.id)).collect();
+            let keys: Vec<(Uuid, Uuid, String)> = edges
+                .iter()
+                .map(|e| {
+                    (
+                        ids[e.key.from.as_str()],
+                        ids[e.key.to.as_str()],
+                        e.key.source.clone(),
+                    )
+                })
+                .collect();
+            let stored = edges_for_keys(&mut tx, &keys).await?;
+            let writes = plan::plan_edges(edges, &ids, &stored, now);
+            for chunk in writes.upserts.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO edges (id, from_id, to_id, kind, source, columns, transform, \
+                     created_at, updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id)
+                        .push_bind(e.from_id)
+                        .push_bind(e.to_id)
+                        .push_bind("lineage")
+                        .push_bind(e.source.as_str())
+                        .push_bind(Json(&e.columns))
+                        .push_bind(e.transform.as_deref())
+                        .push_bind(e.created_at)
+                        .push_bind(e.updated_at);
+                });
+                qb.push(
+                    " ON CONFLICT (from_id, to_id, source) DO UPDATE SET \
+                     columns = excluded.columns, transform = excluded.transform, \
+                     updated_at = excluded.updated_at",
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+            append_changes(&mut tx, actor, now, &writes.changes).await?;
+            tx.commit().await?;
+            Ok(EdgesWritten {
+                created: writes.created,
+                updated: writes.updated,
+                unchanged: writes.unchanged,
+            })
+        }
+
+        async fn delete_edges(
+            store: &$store,
+            actor: &str,
+            keys: Vec<EdgeKey>,
+        ) -> Result<Vec<EdgeKey>> {
+            let mut tx = store.begin_write().await?;
+            let now = Utc::now();
+            let mut wanted: Vec<String> = keys
+                .iter()
+                .flat_map(|k| [k.from.to_string(), k.to.to_string()])
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let ids: HashMap<String, Uuid> = entities_at(&mut tx, &wanted)
+                .await?
+                .into_iter()
+                .map(|e| (e.fqn.to_string(), e.id))
+                .collect();
+            let mut missing = Vec::new();
+            let mut resolved = Vec::new();
+            for key in keys {
+                match (ids.get(key.from.as_str()), ids.get(key.to.as_str())) {
+                    (Some(from), Some(to)) => {
+                        resolved.push(((*from, *to, key.source.clone()), key))
+                    }
+                    _ => missing.push(key),
+                }
+            }
+            let id_keys: Vec<(Uuid, Uuid, String)> =
+                resolved.iter().map(|(k, _)| k.clone()).collect();
+            let stored = edges_for_keys(&mut tx, &id_keys).await?;
+            let mut changes = Vec::new();
+            let mut doomed = Vec::new();
+            for (id_key, key) in resolved {
+                match stored.get(&id_key) {
+                    Some(edge) => {
+                        if !doomed.contains(&edge.id) {
+                            doomed.push(edge.id);
+                            changes.push(PendingChange::edge("edge.deleted", edge));
+                        }
+                    }
+                    None => missing.push(key),
+                }
+            }
+            for chunk in doomed.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *tx).await?;
+            }
+            append_changes(&mut tx, actor, now, &changes).await?;
+            tx.commit().await?;
+            Ok(missing)
+        }
+
+        async fn edges_by_id(store: &$store, ids: &[Uuid]) -> Result<Vec<Edge>> {
+            let mut out = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(edge_select("e.id IN ("));
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&store.pool).await? {
+                    out.push(edge_from_row(&row)?);
+                }
+            }
+            Ok(out)
+        }
+
+        async fn scan_edges(store: &$store, after: Option<Uuid>, limit: u32) -> Result<Vec<Edge>> {
+            let mut qb = QueryBuilder::<Db>::new(edge_select("1 = 1"));
+            if let Some(after) = after {
+                qb.push(" AND e.id > ").push_bind(after);
+            }
+            qb.push(" ORDER BY e.id LIMIT ").push_bind(i64::from(limit));
+            let rows = qb.build().fetch_all(&store.pool).await?;
+            rows.iter().map(edge_from_row).collect()
+        }
+
+        async fn edges_of(
+            store: &$store,
+            entity: Uuid,
+            limit: u32,
+        ) -> Result<(Vec<Edge>, Vec<Edge>)> {
+            let mut sides = Vec::with_capacity(2);
+            for (filter, order) in [
+                ("e.to_id = $1 AND f.deleted_at IS NULL", "f.fqn"),
+                ("e.from_id = $1 AND t.deleted_at IS NULL", "t.fqn"),
+            ] {
+                let sql = format!(
+                    "{} ORDER BY {order}, e.source LIMIT $2",
+                    edge_select(filter)
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql))
+                    .bind(entity)
+                    .bind(i64::from(limit))
+                    .fetch_all(&store.pool)
+                    .await?;
+                sides.push(rows.iter().map(edge_from_row).collect::<Result<Vec<_>>>()?);
+            }
+            let downstream = sides.pop().expect("two sides");
+            let upstream = sides.pop().expect("two sides");
+            Ok((upstream, downstream))
+        }
+    };
+}
+
+pub(crate) use sql_edges;

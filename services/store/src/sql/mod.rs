@@ -1,0 +1,381 @@
+//! The SQL both backends run, written once.
+//!
+//! [`sql_store!`] expands to the `Store` implementation inside each backend module, where
+//! `Db` names the sqlx database. The SQL text is shared (both accept `$N` placeholders,
+//! `ON CONFLICT … DO UPDATE`, `RETURNING` and row values), while binds use each backend's
+//! native types: UUID, TIMESTAMPTZ and JSONB on PostgreSQL; BLOB and TEXT on SQLite.
+//! A backend supplies `self.pool`, `self.begin_write()` (a transaction holding the write
+//! lock, so change-log order is commit order) and `MIGRATOR`.
+//!
+//! The queries live in one file per area (`catalog`, `edges`, `incidents`, `access`),
+//! each a macro of free functions taking the store; all of them expand into the backend
+//! module, where the `Store` implementation below delegates to them.
+
+/// Rows per multi-row statement: 1,000 rows of up to 15 binds stays under SQLite's 32,766
+/// and PostgreSQL's 65,535 bind limits.
+pub(crate) const BATCH_ROWS: usize = 1000;
+
+pub(crate) const ENTITY_COLUMNS: &str = "id, kind, fqn, name, parent_id, display_name, \
+    description, owner, tags, attrs, source, version, created_at, updated_at, deleted_at";
+
+pub(crate) const INCIDENT_COLUMNS: &str = "id, entity_id, fqn, title, description, severity, \
+    status, snapshot, opened_by, opened_at, acknowledged_by, acknowledged_at, resolved_by, \
+    resolved_at";
+
+pub(crate) const DELIVERY_COLUMNS: &str = "id, incident_id, team, url, payload, status, \
+    attempts, last_error, last_status_code, next_attempt_at, delivered_at, created_at, updated_at";
+
+/// Why `incident` cannot move to `to`, worded for the person who asked.
+pub(crate) fn refused_move(incident: &crate::Incident, to: crate::IncidentStatus) -> String {
+    use crate::IncidentStatus::*;
+    let by_at = |by: &Option<String>, at: &Option<chrono::DateTime<chrono::Utc>>| match (by, at) {
+        (Some(by), Some(at)) => format!(" by {by} at {}", at.to_rfc3339()),
+        _ => String::new(),
+    };
+    let acknowledged = by_at(&incident.acknowledged_by, &incident.acknowledged_at);
+    let resolved = by_at(&incident.resolved_by, &incident.resolved_at);
+    match (incident.status, to) {
+        (Acknowledged, Acknowledged) => {
+            format!("the incident was already acknowledged{acknowledged}; resolve it when fixed")
+        }
+        (Resolved, Acknowledged) => format!(
+            "the incident was resolved{resolved}; a resolved incident cannot be acknowledged \
+             (open a new one if the problem is back)"
+        ),
+        (Resolved, Resolved) => format!(
+            "the incident was already resolved{resolved}; open a new one if the problem is back"
+        ),
+        (from, to) => format!("an incident cannot move from {from} to {to}"),
+    }
+}
+
+pub(crate) mod access;
+pub(crate) mod catalog;
+pub(crate) mod edges;
+pub(crate) mod incidents;
+
+macro_rules! sql_store {
+    ($store:ty) => {
+        use std::collections::{HashMap, HashSet};
+
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use sqlx::{AssertSqlSafe, QueryBuilder, Row};
+        use tributary_catalog::{
+            ConnectionConfig, Edge, EdgeDraft, EdgeKey, Entity, EntityDraft, EntityKind, Fqn,
+            Team, TeamDraft,
+        };
+        use uuid::Uuid;
+
+        use crate::plan::{self, EntityOutcome, EntityWrites, PendingChange};
+        use crate::sql::{BATCH_ROWS, DELIVERY_COLUMNS, ENTITY_COLUMNS, INCIDENT_COLUMNS};
+        use crate::{
+            Backend, Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, EdgesWritten,
+            EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery, NewIncident,
+            NewToken, Page, ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
+        };
+
+        type Conn = <Db as sqlx::Database>::Connection;
+        type DbRow = <Db as sqlx::Database>::Row;
+
+        fn corrupt(what: impl std::fmt::Display) -> StoreError {
+            StoreError::Corrupt(what.to_string())
+        }
+
+        fn entity_from_row(row: &DbRow) -> Result<Entity> {
+            let kind: String = row.try_get("kind")?;
+            let fqn: String = row.try_get("fqn")?;
+            Ok(Entity {
+                id: row.try_get("id")?,
+                kind: kind.parse().map_err(corrupt)?,
+                fqn: Fqn::parse(&fqn).map_err(corrupt)?,
+                name: row.try_get("name")?,
+                parent_id: row.try_get("parent_id")?,
+                display_name: row.try_get("display_name")?,
+                description: row.try_get("description")?,
+                owner: row.try_get("owner")?,
+                tags: row.try_get::<Json<Vec<String>>, _>("tags")?.0,
+                attrs: row.try_get::<Json<serde_json::Value>, _>("attrs")?.0,
+                source: row.try_get("source")?,
+                version: row.try_get("version")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                deleted_at: row.try_get("deleted_at")?,
+            })
+        }
+
+        /// Entities at the given FQNs (live or soft-deleted), in batches.
+        async fn entities_at(conn: &mut Conn, fqns: &[String]) -> Result<Vec<Entity>> {
+            let mut out = Vec::with_capacity(fqns.len());
+            for chunk in fqns.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(format!(
+                    "SELECT {ENTITY_COLUMNS} FROM entities WHERE fqn IN ("
+                ));
+                let mut list = qb.separated(", ");
+                for fqn in chunk {
+                    list.push_bind(fqn.as_str());
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&mut *conn).await? {
+                    out.push(entity_from_row(&row)?);
+                }
+            }
+            Ok(out)
+        }
+
+        async fn upsert_entities(conn: &mut Conn, rows: &[Entity]) -> Result<()> {
+            for chunk in rows.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO entities ({ENTITY_COLUMNS}) "));
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id)
+                        .push_bind(e.kind.as_str())
+                        .push_bind(e.fqn.as_str())
+                        .push_bind(e.name.as_str())
+                        .push_bind(e.parent_id)
+                        .push_bind(e.display_name.as_deref())
+                        .push_bind(e.description.as_deref())
+                        .push_bind(e.owner.as_deref())
+                        .push_bind(Json(&e.tags))
+                        .push_bind(Json(&e.attrs))
+                        .push_bind(e.source.as_str())
+                        .push_bind(e.version)
+                        .push_bind(e.created_at)
+                        .push_bind(e.updated_at)
+                        .push_bind(e.deleted_at);
+                });
+                qb.push(
+                    " ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, \
+                     display_name = excluded.display_name, description = excluded.description, \
+                     owner = excluded.owner, tags = excluded.tags, attrs = excluded.attrs, \
+                     source = excluded.source, version = excluded.version, \
+                     updated_at = excluded.updated_at, deleted_at = excluded.deleted_at",
+                );
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        async fn soft_delete(conn: &mut Conn, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+            for chunk in ids.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new("UPDATE entities SET deleted_at = ");
+                qb.push_bind(now)
+                    .push(", updated_at = ")
+                    .push_bind(now)
+                    .push(", version = version + 1 WHERE id IN (");
+                let mut list = qb.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        async fn append_changes(
+            conn: &mut Conn,
+            actor: &str,
+            now: DateTime<Utc>,
+            changes: &[PendingChange],
+        ) -> Result<()> {
+            for chunk in changes.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "INSERT INTO change_log (at, actor, op, entity_id, fqn, detail) ",
+                );
+                qb.push_values(chunk, |mut b, c| {
+                    b.push_bind(now)
+                        .push_bind(actor)
+                        .push_bind(c.op)
+                        .push_bind(c.entity_id)
+                        .push_bind(c.fqn.as_deref())
+                        .push_bind(Json(&c.detail));
+                });
+                qb.build().execute(&mut *conn).await?;
+            }
+            Ok(())
+        }
+
+        crate::sql::catalog::sql_catalog!($store);
+
+        crate::sql::edges::sql_edges!($store);
+
+        crate::sql::incidents::sql_incidents!($store);
+
+        crate::sql::access::sql_access!($store);
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                Self::BACKEND
+            }
+
+            async fn get_entity(&self, fqn: &Fqn) -> Result<Entity> {
+                get_entity(self, fqn).await
+            }
+
+            async fn entities_by_fqn(&self, fqns: &[Fqn]) -> Result<Vec<Entity>> {
+                entities_by_fqn(self, fqns).await
+            }
+
+            async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>> {
+                entities_by_id(self, ids).await
+            }
+
+            async fn scan_entities(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Entity>> {
+                scan_entities(self, after, limit).await
+            }
+
+            async fn children(&self, parent: Uuid) -> Result<Vec<Entity>> {
+                children(self, parent).await
+            }
+
+            async fn child_counts(&self, parent: Uuid) -> Result<Vec<ChildCount>> {
+                child_counts(self, parent).await
+            }
+
+            async fn list_entities(&self, query: &ListQuery) -> Result<Page<Entity>> {
+                list_entities(self, query).await
+            }
+
+            async fn put_entity_tree(&self, actor: &str, tree: EntityTree) -> Result<TreeWritten> {
+                put_entity_tree(self, actor, tree).await
+            }
+
+            async fn delete_entity(&self, actor: &str, kind: EntityKind, fqn: &Fqn) -> Result<u64> {
+                delete_entity(self, actor, kind, fqn).await
+            }
+
+            async fn put_service(
+                &self,
+                actor: &str,
+                service: EntityDraft,
+                connection: ConnectionConfig,
+            ) -> Result<TreeWritten> {
+                put_service(self, actor, service, connection).await
+            }
+
+            async fn service_connection(&self, service: &Fqn) -> Result<ConnectionConfig> {
+                service_connection(self, service).await
+            }
+
+            async fn service_connections(&self) -> Result<HashMap<Uuid, ConnectionConfig>> {
+                service_connections(self).await
+            }
+
+            async fn put_team(&self, actor: &str, team: TeamDraft) -> Result<(Team, bool)> {
+                put_team(self, actor, team).await
+            }
+
+            async fn get_team(&self, name: &str) -> Result<Team> {
+                get_team(self, name).await
+            }
+
+            async fn list_teams(&self) -> Result<Vec<Team>> {
+                list_teams(self).await
+            }
+
+            async fn put_edges(&self, actor: &str, edges: Vec<EdgeDraft>) -> Result<EdgesWritten> {
+                put_edges(self, actor, edges).await
+            }
+
+            async fn delete_edges(&self, actor: &str, keys: Vec<EdgeKey>) -> Result<Vec<EdgeKey>> {
+                delete_edges(self, actor, keys).await
+            }
+
+            async fn edges_by_id(&self, ids: &[Uuid]) -> Result<Vec<Edge>> {
+                edges_by_id(self, ids).await
+            }
+
+            async fn scan_edges(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<Edge>> {
+                scan_edges(self, after, limit).await
+            }
+
+            async fn edges_of(&self, entity: Uuid, limit: u32) -> Result<(Vec<Edge>, Vec<Edge>)> {
+                edges_of(self, entity, limit).await
+            }
+
+            async fn open_incident(&self, actor: &str, incident: NewIncident) -> Result<Incident> {
+                open_incident(self, actor, incident).await
+            }
+
+            async fn get_incident(&self, id: Uuid) -> Result<Incident> {
+                get_incident(self, id).await
+            }
+
+            async fn list_incidents(
+                &self,
+                status: Option<IncidentStatus>,
+                limit: u32,
+            ) -> Result<Vec<Incident>> {
+                list_incidents(self, status, limit).await
+            }
+
+            async fn acknowledge_incident(&self, actor: &str, id: Uuid) -> Result<Incident> {
+                acknowledge_incident(self, actor, id).await
+            }
+
+            async fn resolve_incident(&self, actor: &str, id: Uuid) -> Result<Incident> {
+                resolve_incident(self, actor, id).await
+            }
+
+            async fn active_incidents_touching(
+                &self,
+                entity_id: Uuid,
+            ) -> Result<Vec<IncidentSummary>> {
+                active_incidents_touching(self, entity_id).await
+            }
+
+            async fn deliveries_of(&self, incident_id: Uuid) -> Result<Vec<Delivery>> {
+                deliveries_of(self, incident_id).await
+            }
+
+            async fn claim_due_deliveries(
+                &self,
+                now: DateTime<Utc>,
+                lease: std::time::Duration,
+                limit: u32,
+            ) -> Result<Vec<Delivery>> {
+                claim_due_deliveries(self, now, lease, limit).await
+            }
+
+            async fn record_delivery_attempt(
+                &self,
+                id: Uuid,
+                outcome: DeliveryOutcome,
+            ) -> Result<Delivery> {
+                record_delivery_attempt(self, id, outcome).await
+            }
+
+            async fn readiness(&self) -> Result<()> {
+                readiness(self).await
+            }
+
+            async fn create_token(&self, actor: &str, token: NewToken) -> Result<TokenRecord> {
+                create_token(self, actor, token).await
+            }
+
+            async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+                token_by_hash(self, hash).await
+            }
+
+            async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+                list_tokens(self).await
+            }
+
+            async fn revoke_token(&self, actor: &str, name: &str) -> Result<()> {
+                revoke_token(self, actor, name).await
+            }
+
+            async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
+                changes_after(self, after, limit).await
+            }
+
+            async fn last_change_seq(&self) -> Result<i64> {
+                last_change_seq(self).await
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;
