@@ -58,6 +58,28 @@ pub struct GraphStats {
     pub lineage_edges: usize,
 }
 
+/// Where the graph's memory goes, estimated from its structures' sizes and capacities
+/// (allocator overhead not included; compare with the process's resident memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct MemoryEstimate {
+    pub nodes: usize,
+    /// Node slots, their names, and the id → node index.
+    pub node_bytes: usize,
+    pub links: usize,
+    /// Link slots, and the stored edge → links index.
+    pub link_bytes: usize,
+}
+
+impl MemoryEstimate {
+    pub fn bytes_per_node(&self) -> f64 {
+        self.node_bytes as f64 / self.nodes.max(1) as f64
+    }
+
+    pub fn bytes_per_link(&self) -> f64 {
+        self.link_bytes as f64 / self.links.max(1) as f64
+    }
+}
+
 /// Interned strings (team names, edge sources): most nodes share a few of them.
 #[derive(Debug, Default)]
 struct Interner {
@@ -106,6 +128,30 @@ impl LineageGraph {
             live_nodes: self.live_nodes,
             links: self.g.edge_count(),
             lineage_edges: self.edges.len(),
+        }
+    }
+
+    /// An estimate of the memory the graph holds; see [`MemoryEstimate`].
+    pub fn memory(&self) -> MemoryEstimate {
+        use std::mem::size_of;
+        let (node_slots, link_slots) = self.g.capacity();
+        let names: usize = self.g.node_weights().map(|n| n.name.len()).sum();
+        // A hashbrown slot is the entry plus one control byte.
+        let id_index = self.by_id.capacity() * (size_of::<(Uuid, NodeId)>() + 1);
+        let edge_index = self.edges.capacity() * (size_of::<(Uuid, EdgeLinks)>() + 1)
+            + self
+                .edges
+                .values()
+                .map(|e| e.links.capacity() * size_of::<EdgeIndex<u32>>())
+                .sum::<usize>();
+        MemoryEstimate {
+            nodes: self.g.node_count(),
+            node_bytes: node_slots * size_of::<petgraph::graph::Node<Option<Node>, u32>>()
+                + names
+                + id_index,
+            links: self.g.edge_count(),
+            link_bytes: link_slots * size_of::<petgraph::graph::Edge<Option<Link>, u32>>()
+                + edge_index,
         }
     }
 

@@ -188,6 +188,7 @@ async fn main() {
     let load = started.elapsed();
     let rss = resident_bytes().saturating_sub(before);
     let stats = state.graph.read().stats();
+    let memory = state.graph.read().memory();
     println!(
         "graph: loaded in {:.1} s; {} nodes, {} links; resident memory +{:.0} MiB ({:.0} bytes per node+link)",
         load.as_secs_f64(),
@@ -195,6 +196,16 @@ async fn main() {
         stats.links,
         rss as f64 / 1048576.0,
         rss as f64 / (stats.nodes + stats.links) as f64
+    );
+
+    println!(
+        "graph structures: {:.0} bytes per node ({} nodes, {:.0} MiB), {:.0} bytes per link ({} links, {:.0} MiB)",
+        memory.bytes_per_node(),
+        memory.nodes,
+        memory.node_bytes as f64 / 1048576.0,
+        memory.bytes_per_link(),
+        memory.links,
+        memory.link_bytes as f64 / 1048576.0
     );
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
