@@ -83,6 +83,20 @@ impl LiveGraph {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Answers `question` from the graph. When it has no answer (the entity is in the store
+    /// but not yet in the graph: another replica just wrote it), catches up once and asks again.
+    pub async fn answer<T>(
+        &self,
+        store: &dyn Store,
+        question: impl Fn(&LineageGraph) -> Option<T>,
+    ) -> Result<Option<T>, StoreError> {
+        if let Some(answer) = question(&self.read()) {
+            return Ok(Some(answer));
+        }
+        self.sync(store).await?;
+        Ok(question(&self.read()))
+    }
+
     pub fn team(&self, name: &str) -> Option<Team> {
         self.teams
             .read()

@@ -160,21 +160,18 @@ pub async fn impact_of(
     query: &ImpactQuery,
 ) -> Result<ImpactReport, ApiError> {
     let entity = state.store.get_entity(fqn).await?;
-    for attempt in 0..2 {
-        {
-            let graph = state.graph.read();
-            if let Some(impact) = graph.impact(entity.id, query) {
-                return Ok(report(&graph, &state.graph, &impact, query));
-            }
-        }
-        // The store has it but the graph not yet (another replica just wrote it): catch up once.
-        if attempt == 0 {
-            state.graph.sync(state.store.as_ref()).await?;
-        }
-    }
-    Err(ApiError::not_found(format!(
-        "{fqn} is not in the lineage graph yet; retry shortly"
-    )))
+    let report = state
+        .graph
+        .answer(state.store.as_ref(), |graph| {
+            let impact = graph.impact(entity.id, query)?;
+            Some(report(graph, &state.graph, &impact, query))
+        })
+        .await?;
+    report.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "{fqn} is not in the lineage graph yet; retry shortly"
+        ))
+    })
 }
 
 /// Every downstream entity of the asked kinds, with distance and path, grouped by team.

@@ -112,43 +112,41 @@ async fn get_lineage(
         level: params.level.unwrap_or(Level::Table),
     };
     let entity = state.store.get_entity(&fqn).await?;
-    for attempt in 0..2 {
-        {
-            let graph = state.graph.read();
-            if let Some(hood) = graph.neighborhood(entity.id, &query) {
-                let (nodes, edges) = hood.page(offset, limit);
-                let end = offset + nodes.len();
-                return Ok(Json(LineagePage {
-                    root: graph.fqn(hood.root),
-                    level: query.level,
-                    nodes: nodes
-                        .into_iter()
-                        .map(|(n, distance)| LineageNode {
-                            fqn: graph.fqn(n),
-                            kind: graph.node(n).kind,
-                            owner: graph.owner_name(n).map(str::to_owned),
-                            distance,
-                        })
-                        .collect(),
-                    edges: edges
-                        .into_iter()
-                        .map(|e| LineageEdge {
-                            from: graph.fqn(e.from),
-                            to: graph.fqn(e.to),
-                            sources: e.sources,
-                        })
-                        .collect(),
-                    total_nodes: hood.nodes.len(),
-                    next_cursor: (end < hood.nodes.len())
-                        .then(|| URL_SAFE_NO_PAD.encode(format!("o:{end}"))),
-                }));
-            }
-        }
-        if attempt == 0 {
-            state.graph.sync(state.store.as_ref()).await?;
-        }
-    }
-    Err(ApiError::not_found(format!(
-        "{fqn} is not in the lineage graph yet; retry shortly"
-    )))
+    let page = state
+        .graph
+        .answer(state.store.as_ref(), |graph| {
+            let hood = graph.neighborhood(entity.id, &query)?;
+            let (nodes, edges) = hood.page(offset, limit);
+            let end = offset + nodes.len();
+            Some(LineagePage {
+                root: graph.fqn(hood.root),
+                level: query.level,
+                nodes: nodes
+                    .into_iter()
+                    .map(|(n, distance)| LineageNode {
+                        fqn: graph.fqn(n),
+                        kind: graph.node(n).kind,
+                        owner: graph.owner_name(n).map(str::to_owned),
+                        distance,
+                    })
+                    .collect(),
+                edges: edges
+                    .into_iter()
+                    .map(|e| LineageEdge {
+                        from: graph.fqn(e.from),
+                        to: graph.fqn(e.to),
+                        sources: e.sources,
+                    })
+                    .collect(),
+                total_nodes: hood.nodes.len(),
+                next_cursor: (end < hood.nodes.len())
+                    .then(|| URL_SAFE_NO_PAD.encode(format!("o:{end}"))),
+            })
+        })
+        .await?;
+    page.map(Json).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "{fqn} is not in the lineage graph yet; retry shortly"
+        ))
+    })
 }
