@@ -41,24 +41,23 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 }
 
 /// The question impact answers, as one recursive query: models, dashboards and pipelines
-/// downstream of a column, with their distance, through edges and feature → model.
+/// downstream of a column, through edges and feature → model. `UNION` on the id alone ends
+/// cycles and asks PostgreSQL for less than the graph gives (no distances, no paths).
 const CTE: &str = "
-WITH RECURSIVE walk(id, depth) AS (
-    SELECT $1::uuid, 0
+WITH RECURSIVE walk(id) AS (
+    SELECT $1::uuid
   UNION
-    SELECT step.id, w.depth + 1
+    SELECT step.id
     FROM walk w
     CROSS JOIN LATERAL (
         SELECT e.to_id AS id FROM edges e WHERE e.from_id = w.id
         UNION ALL
         SELECT f.parent_id FROM entities f WHERE f.id = w.id AND f.kind = 'feature'
     ) step
-    WHERE w.depth < 12
 )
-SELECT en.id, MIN(w.depth) AS distance
+SELECT en.id
 FROM walk w JOIN entities en ON en.id = w.id
-WHERE en.kind IN ('ml_model', 'dashboard', 'pipeline') AND en.deleted_at IS NULL
-GROUP BY en.id";
+WHERE en.kind IN ('ml_model', 'dashboard', 'pipeline') AND en.deleted_at IS NULL";
 
 #[tokio::main]
 async fn main() {
