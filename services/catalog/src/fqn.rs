@@ -170,13 +170,12 @@ impl Fqn {
     }
 }
 
-fn needs_quotes(part: &str) -> bool {
-    part.contains('.') || part.contains('"')
-}
-
-fn format_parts(parts: &[String]) -> String {
-    let mut out = String::new();
+/// The canonical FQN text of parts already known to be valid names (stored ones), without
+/// checking them again: for building many FQNs fast.
+pub fn format_valid_parts<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.as_ref().len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
+        let part = part.as_ref();
         if i > 0 {
             out.push('.');
         }
@@ -189,6 +188,14 @@ fn format_parts(parts: &[String]) -> String {
         }
     }
     out
+}
+
+fn needs_quotes(part: &str) -> bool {
+    part.contains('.') || part.contains('"')
+}
+
+fn format_parts(parts: &[String]) -> String {
+    format_valid_parts(parts)
 }
 
 impl fmt::Display for Fqn {

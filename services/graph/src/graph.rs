@@ -172,6 +172,18 @@ impl LineageGraph {
         self.sources.get(source)
     }
 
+    /// The node's FQN text, rebuilt from the parent chain without re-validating names.
+    pub fn fqn_text(&self, node: NodeId) -> String {
+        let mut parts: Vec<&str> = Vec::with_capacity(5);
+        let mut next = Some(node);
+        while let Some(n) = next {
+            parts.push(&self.g[n].name);
+            next = self.g[n].parent;
+        }
+        parts.reverse();
+        tributary_catalog::fqn::format_valid_parts(&parts)
+    }
+
     /// The node's FQN, rebuilt from the parent chain.
     pub fn fqn(&self, node: NodeId) -> Fqn {
         let mut parts = Vec::with_capacity(5);

@@ -1,6 +1,6 @@
 //! `/impact`: what breaks downstream of an entity, grouped by the teams to tell.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::State;
@@ -49,12 +49,13 @@ pub struct ImpactParams {
 /// One hit entity.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImpactedEntity {
-    pub fqn: Fqn,
+    /// FQN of the hit entity.
+    pub fqn: String,
     pub kind: EntityKind,
     /// Lineage hops from the root (a table's own columns are 0).
     pub distance: u32,
-    /// One shortest path from the root to this entity, both included.
-    pub path: Vec<Fqn>,
+    /// FQNs of one shortest path from the root to this entity, both included.
+    pub path: Vec<String>,
 }
 
 /// The hit entities one team owns, and how to reach the team.
@@ -110,11 +111,14 @@ pub fn report(
 ) -> ImpactReport {
     let root = impact.root;
     let node = graph.node(root);
-    let entity = |n: NodeId, distance: u32, path: &[NodeId]| ImpactedEntity {
-        fqn: graph.fqn(n),
+    // Paths share most of their nodes (the root, the hot columns): build each FQN once.
+    let mut fqns: HashMap<NodeId, String> = HashMap::new();
+    let mut fqn = |n: NodeId| fqns.entry(n).or_insert_with(|| graph.fqn_text(n)).clone();
+    let mut entity = |n: NodeId, distance: u32, path: &[NodeId]| ImpactedEntity {
+        fqn: fqn(n),
         kind: graph.node(n).kind,
         distance,
-        path: path.iter().map(|&p| graph.fqn(p)).collect(),
+        path: path.iter().map(|&p| fqn(p)).collect(),
     };
     let mut teams: BTreeMap<String, Vec<ImpactedEntity>> = BTreeMap::new();
     let mut unowned = Vec::new();

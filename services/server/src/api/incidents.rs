@@ -67,14 +67,7 @@ pub struct ListParams {
 
 fn text_line(item: &ImpactedEntity) -> String {
     let via = if item.path.len() > 2 {
-        format!(
-            " (via {})",
-            item.path[1..item.path.len() - 1]
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>()
-                .join(" → ")
-        )
+        format!(" (via {})", item.path[1..item.path.len() - 1].join(" → "))
     } else {
         String::new()
     };
