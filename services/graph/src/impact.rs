@@ -14,7 +14,9 @@
 //! The walk is a 0-1 breadth-first search: cycle-safe, skipping soft-deleted nodes, never
 //! touching the database.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use petgraph::Direction;
 use tributary_catalog::EntityKind;
@@ -96,8 +98,8 @@ impl LineageGraph {
         root: NodeId,
         max_depth: Option<u32>,
     ) -> (HashMap<NodeId, u32>, HashMap<NodeId, NodeId>) {
-        let mut distance: HashMap<NodeId, u32> = HashMap::new();
-        let mut previous: HashMap<NodeId, NodeId> = HashMap::new();
+        let mut distance: HashMap<NodeId, u32> = HashMap::default();
+        let mut previous: HashMap<NodeId, NodeId> = HashMap::default();
         let mut queue = VecDeque::new();
         distance.insert(root, 0);
         queue.push_back(root);

@@ -1,6 +1,9 @@
 //! `/impact`: what breaks downstream of an entity, grouped by the teams to tell.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use axum::Json;
 use axum::extract::State;
@@ -50,12 +53,14 @@ pub struct ImpactParams {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ImpactedEntity {
     /// FQN of the hit entity.
-    pub fqn: String,
+    #[schema(value_type = String)]
+    pub fqn: Arc<str>,
     pub kind: EntityKind,
     /// Lineage hops from the root (a table's own columns are 0).
     pub distance: u32,
     /// FQNs of one shortest path from the root to this entity, both included.
-    pub path: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub path: Vec<Arc<str>>,
 }
 
 /// The hit entities one team owns, and how to reach the team.
@@ -112,8 +117,12 @@ pub fn report(
     let root = impact.root;
     let node = graph.node(root);
     // Paths share most of their nodes (the root, the hot columns): build each FQN once.
-    let mut fqns: HashMap<NodeId, String> = HashMap::new();
-    let mut fqn = |n: NodeId| fqns.entry(n).or_insert_with(|| graph.fqn_text(n)).clone();
+    let mut fqns: FxHashMap<NodeId, Arc<str>> = FxHashMap::default();
+    let mut fqn = |n: NodeId| {
+        fqns.entry(n)
+            .or_insert_with(|| graph.fqn_text(n).into())
+            .clone()
+    };
     let mut entity = |n: NodeId, distance: u32, path: &[NodeId]| ImpactedEntity {
         fqn: fqn(n),
         kind: graph.node(n).kind,
