@@ -29,11 +29,11 @@ pub struct Node {
     pub live: bool,
 }
 
-/// What joins two nodes.
+/// A lineage link between two nodes. Containment is not a link: it is the node's
+/// `parent` and the graph's children index, so that walking a model's lineage never steps
+/// over its hundreds of features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Link {
-    /// Parent to child: a table to its columns, a model to its features.
-    Contains,
     /// A stored lineage edge. `mapped` says it lists which columns flow, so a single
     /// broken column reaches downstream only through its own mappings.
     Lineage { source: u32, mapped: bool },
@@ -63,7 +63,7 @@ pub struct GraphStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct MemoryEstimate {
     pub nodes: usize,
-    /// Node slots, their names, and the id → node index.
+    /// Node slots, their names, the id → node index and the children index.
     pub node_bytes: usize,
     pub links: usize,
     /// Link slots, and the stored edge → links index.
@@ -112,6 +112,8 @@ pub struct LineageGraph {
     dangling: HashMap<Uuid, Vec<Edge>>,
     /// Children whose parent is not loaded yet, by the parent's id.
     orphans: HashMap<Uuid, Vec<NodeId>>,
+    /// Every node's children (live or not), for the nodes that have any.
+    contents: HashMap<NodeId, Vec<NodeId>>,
     owners: Interner,
     sources: Interner,
     live_nodes: usize,
@@ -138,6 +140,12 @@ impl LineageGraph {
         let names: usize = self.g.node_weights().map(|n| n.name.len()).sum();
         // A hashbrown slot is the entry plus one control byte.
         let id_index = self.by_id.capacity() * (size_of::<(Uuid, NodeId)>() + 1);
+        let contents = self.contents.capacity() * (size_of::<(NodeId, Vec<NodeId>)>() + 1)
+            + self
+                .contents
+                .values()
+                .map(|c| c.capacity() * size_of::<NodeId>())
+                .sum::<usize>();
         let edge_index = self.edges.capacity() * (size_of::<(Uuid, EdgeLinks)>() + 1)
             + self
                 .edges
@@ -148,7 +156,8 @@ impl LineageGraph {
             nodes: self.g.node_count(),
             node_bytes: node_slots * size_of::<petgraph::graph::Node<Option<Node>, u32>>()
                 + names
-                + id_index,
+                + id_index
+                + contents,
             links: self.g.edge_count(),
             link_bytes: link_slots * size_of::<petgraph::graph::Edge<Option<Link>, u32>>()
                 + edge_index,
@@ -227,16 +236,14 @@ impl LineageGraph {
             self.live_nodes += 1;
         }
         match (entity.parent_id, parent) {
-            (Some(_), Some(p)) => {
-                self.g.add_edge(p, n, Link::Contains);
-            }
+            (Some(_), Some(p)) => self.contents.entry(p).or_default().push(n),
             (Some(missing), None) => self.orphans.entry(missing).or_default().push(n),
             _ => {}
         }
         if let Some(children) = self.orphans.remove(&entity.id) {
             for child in children {
                 self.g[child].parent = Some(n);
-                self.g.add_edge(n, child, Link::Contains);
+                self.contents.entry(n).or_default().push(child);
             }
         }
         if let Some(waiting) = self.dangling.remove(&entity.id) {
@@ -338,9 +345,11 @@ impl LineageGraph {
 
     /// Live children of a node.
     pub(crate) fn children(&self, n: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        self.links(n, Direction::Outgoing)
-            .filter(|(_, l)| *l == Link::Contains)
-            .map(|(c, _)| c)
+        self.contents
+            .get(&n)
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(move |&c| self.g[c].live)
     }
 }
@@ -445,6 +454,7 @@ pub(crate) mod tests {
             b.entity(EntityKind::Column, &format!("s.d.x.{t}.c"));
         }
         let before = b.graph.stats().links;
+        assert_eq!(before, 0, "containment is not a link");
         let id = b.edge("s.d.x.a", "s.d.x.b", &[("s.d.x.a.c", "s.d.x.b.c")]);
         assert_eq!(b.graph.stats().links, before + 2);
         b.graph.remove_edge(id);

@@ -64,10 +64,13 @@ impl LineageGraph {
             kind,
             EntityKind::Service | EntityKind::Database | EntityKind::Schema | EntityKind::Table
         );
+        if contains_breaks {
+            for child in self.children(n) {
+                visit(child, 0);
+            }
+        }
         for (next, link) in self.links(n, Direction::Outgoing) {
             match link {
-                Link::Contains if contains_breaks => visit(next, 0),
-                Link::Contains => {}
                 // Its column links carry a mapped table edge.
                 Link::Lineage { mapped: true, .. } if kind == EntityKind::Table => {}
                 Link::Lineage { .. } | Link::Column { .. } => visit(next, 1),

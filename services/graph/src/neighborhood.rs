@@ -101,7 +101,6 @@ impl LineageGraph {
                     Link::Lineage { source, .. } | Link::Column { source } => {
                         visit(other, "", source)
                     }
-                    Link::Contains => {}
                 }
             }
             // At column level a feature feeds its model; show that step as an edge.
