@@ -175,19 +175,23 @@ impl Fqn {
 pub fn format_valid_parts<S: AsRef<str>>(parts: &[S]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.as_ref().len() + 1).sum());
     for (i, part) in parts.iter().enumerate() {
-        let part = part.as_ref();
         if i > 0 {
             out.push('.');
         }
-        if needs_quotes(part) {
-            out.push('"');
-            out.push_str(&part.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(part);
-        }
+        push_valid_part(&mut out, part.as_ref());
     }
     out
+}
+
+/// Appends one valid part to FQN text, quoted when it needs to be.
+pub fn push_valid_part(out: &mut String, part: &str) {
+    if needs_quotes(part) {
+        out.push('"');
+        out.push_str(&part.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(part);
+    }
 }
 
 fn needs_quotes(part: &str) -> bool {

@@ -80,6 +80,35 @@ impl MemoryEstimate {
     }
 }
 
+/// See [`LineageGraph::fqn_cache`].
+pub struct FqnCache<'g> {
+    graph: &'g LineageGraph,
+    memo: rustc_hash::FxHashMap<NodeId, std::sync::Arc<str>>,
+}
+
+impl FqnCache<'_> {
+    pub fn get(&mut self, node: NodeId) -> std::sync::Arc<str> {
+        if let Some(text) = self.memo.get(&node) {
+            return text.clone();
+        }
+        let n = &self.graph.g[node];
+        let mut text = match n.parent {
+            Some(parent) => {
+                let parent = self.get(parent);
+                let mut text = String::with_capacity(parent.len() + 1 + n.name.len());
+                text.push_str(&parent);
+                text.push('.');
+                text
+            }
+            None => String::with_capacity(n.name.len()),
+        };
+        tributary_catalog::fqn::push_valid_part(&mut text, &n.name);
+        let text: std::sync::Arc<str> = text.into();
+        self.memo.insert(node, text.clone());
+        text
+    }
+}
+
 /// Interned strings (team names, edge sources): most nodes share a few of them.
 #[derive(Debug, Default)]
 struct Interner {
@@ -191,6 +220,15 @@ impl LineageGraph {
         }
         parts.reverse();
         tributary_catalog::fqn::format_valid_parts(&parts)
+    }
+
+    /// A cache of FQN texts for building many results: each node's text is its parent's
+    /// plus its own name, so shared ancestors (a model, a table) are formatted once.
+    pub fn fqn_cache(&self) -> FqnCache<'_> {
+        FqnCache {
+            graph: self,
+            memo: rustc_hash::FxHashMap::default(),
+        }
     }
 
     /// The node's FQN, rebuilt from the parent chain.

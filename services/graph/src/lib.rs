@@ -11,6 +11,6 @@ mod graph;
 mod impact;
 mod neighborhood;
 
-pub use graph::{GraphStats, LineageGraph, Link, MemoryEstimate, Node, NodeId};
+pub use graph::{FqnCache, GraphStats, LineageGraph, Link, MemoryEstimate, Node, NodeId};
 pub use impact::{Impact, ImpactHit, ImpactQuery};
 pub use neighborhood::{Level, Neighborhood, NeighborhoodEdge, NeighborhoodQuery};

@@ -3,13 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
-
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use tributary_catalog::{EntityKind, Fqn};
-use tributary_graph::{Impact, ImpactQuery, LineageGraph, NodeId};
+use tributary_graph::{Impact, ImpactQuery, LineageGraph};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -116,25 +114,19 @@ pub fn report(
 ) -> ImpactReport {
     let root = impact.root;
     let node = graph.node(root);
-    // Paths share most of their nodes (the root, the hot columns): build each FQN once.
-    let mut fqns: FxHashMap<NodeId, Arc<str>> = FxHashMap::default();
-    let mut fqn = |n: NodeId| {
-        fqns.entry(n)
-            .or_insert_with(|| graph.fqn_text(n).into())
-            .clone()
-    };
-    let mut entity = |n: NodeId, distance: u32, path: &[NodeId]| ImpactedEntity {
-        fqn: fqn(n),
-        kind: graph.node(n).kind,
-        distance,
-        path: path.iter().map(|&p| fqn(p)).collect(),
-    };
-    let mut teams: BTreeMap<String, Vec<ImpactedEntity>> = BTreeMap::new();
+    // Paths share most of their nodes and ancestors: each FQN is formatted once.
+    let mut fqns = graph.fqn_cache();
+    let mut teams: BTreeMap<&str, Vec<ImpactedEntity>> = BTreeMap::new();
     let mut unowned = Vec::new();
     for hit in &impact.hits {
-        let item = entity(hit.node, hit.distance, &hit.path);
+        let item = ImpactedEntity {
+            fqn: fqns.get(hit.node),
+            kind: graph.node(hit.node).kind,
+            distance: hit.distance,
+            path: hit.path.iter().map(|&p| fqns.get(p)).collect(),
+        };
         match graph.owner_name(hit.node) {
-            Some(owner) => teams.entry(owner.to_owned()).or_default().push(item),
+            Some(owner) => teams.entry(owner).or_default().push(item),
             None => unowned.push(item),
         }
     }
@@ -153,11 +145,11 @@ pub fn report(
         teams: teams
             .into_iter()
             .map(|(team, entities)| {
-                let known = live.team(&team);
+                let known = live.team(team);
                 TeamImpact {
                     display_name: known.as_ref().and_then(|t| t.display_name.clone()),
                     contact: known.and_then(|t| t.contact),
-                    team,
+                    team: team.to_owned(),
                     entities,
                 }
             })
