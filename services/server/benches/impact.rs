@@ -131,23 +131,11 @@ async fn main() {
         sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
         g
     } else {
-        // Same seed, same shape: the generator's picks are known without writing again.
-        let first = |h: usize| {
-            format!(
-                "warehouse.dwh.layer_0.mart_{:05}.c_{:03}",
-                (h % (shape.marts / 4)) * 4,
-                h / (shape.marts / 4)
-            )
-        };
+        // The generator's root picks follow from the shape alone.
+        let (hot_columns, typical_columns) = shape.root_columns();
         tributary_server::synthetic::Generated {
-            hot_columns: (0..shape.hot_columns)
-                .map(|h| Fqn::parse(&first(h)).unwrap())
-                .collect(),
-            typical_columns: (0..20)
-                .map(|i| {
-                    Fqn::parse(&format!("warehouse.dwh.layer_0.mart_{:05}.c_049", i * 4)).unwrap()
-                })
-                .collect(),
+            hot_columns,
+            typical_columns,
             entities: 0,
             edges: 0,
         }

@@ -70,6 +70,51 @@ pub struct CatalogShape {
     pub seed: u64,
 }
 
+impl CatalogShape {
+    fn layer_count(&self) -> usize {
+        self.layers.max(1)
+    }
+
+    /// Mart FQNs per lineage layer, spread evenly.
+    fn marts_per_layer(&self) -> Vec<Vec<String>> {
+        let layers = self.layer_count();
+        (0..layers)
+            .map(|l| {
+                (0..self.marts)
+                    .filter(|i| i % layers == l)
+                    .map(|i| mart(l, i))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The columns many models read: the first columns of the first layer's marts.
+    fn hot_column_names(&self, first: &[String]) -> Vec<String> {
+        (0..self.hot_columns.min(first.len() * self.columns_per_mart))
+            .map(|h| column(&first[h % first.len()], h / first.len()))
+            .collect()
+    }
+
+    /// The hot columns and some first-layer columns this shape generates, known without
+    /// generating it (the picks use no randomness): for reusing a generated catalog.
+    pub fn root_columns(&self) -> (Vec<Fqn>, Vec<Fqn>) {
+        let layers = self.marts_per_layer();
+        let first = &layers[0];
+        let hot = self
+            .hot_column_names(first)
+            .iter()
+            .map(|c| fqn(c))
+            .collect();
+        let last = self.columns_per_mart.saturating_sub(1);
+        let typical = first
+            .iter()
+            .take(20)
+            .map(|t| fqn(&column(t, last)))
+            .collect();
+        (hot, typical)
+    }
+}
+
 /// What was generated, for picking benchmark roots.
 #[derive(Debug, Clone)]
 pub struct Generated {
@@ -99,7 +144,7 @@ pub async fn generate(
     progress: impl Fn(String),
 ) -> Result<Generated, StoreError> {
     let mut rng = SmallRng::seed_from_u64(shape.seed);
-    let layers = shape.layers.max(1);
+    let layers = shape.layer_count();
     let teams: Vec<String> = (0..shape.teams.max(1))
         .map(|t| format!("team_{t:02}"))
         .collect();
@@ -127,16 +172,9 @@ pub async fn generate(
         store.put_service(ACTOR, draft, Default::default()).await?;
     }
 
-    // Marts, spread evenly over the layers.
-    let per_layer: Vec<Vec<String>> = (0..layers)
-        .map(|l| {
-            (0..shape.marts)
-                .filter(|i| i % layers == l)
-                .map(|i| mart(l, i))
-                .collect()
-        })
-        .collect();
-    let mut entities = 3 + teams.len();
+    let per_layer = shape.marts_per_layer();
+    // The services; the database and the schemas are counted at the end.
+    let mut entities = 3;
     for (n, table) in per_layer.iter().flatten().enumerate() {
         let mut root = EntityDraft::bare(EntityKind::Table, fqn(table), SOURCE);
         root.owner = Some(teams[n % teams.len()].clone());
@@ -236,9 +274,7 @@ pub async fn generate(
 
     // Models read mostly from the last layers; hot columns sit in the first.
     let first = &per_layer[0];
-    let hot_columns: Vec<String> = (0..shape.hot_columns.min(first.len() * cols))
-        .map(|h| column(&first[h % first.len()], h / first.len()))
-        .collect();
+    let hot_columns = shape.hot_column_names(first);
     let late: Vec<&String> = per_layer[layers / 2..].iter().flatten().collect();
     let mut models = Vec::new();
     for k in 0..shape.models {
@@ -330,15 +366,11 @@ pub async fn generate(
         }
     }
     progress(format!("{edge_count} edges"));
-    let typical_columns = first
-        .iter()
-        .take(20)
-        .map(|t| fqn(&column(t, cols.saturating_sub(1))))
-        .collect();
+    let (hot_columns, typical_columns) = shape.root_columns();
     Ok(Generated {
-        hot_columns: hot_columns.iter().map(|c| fqn(c)).collect(),
+        hot_columns,
         typical_columns,
-        entities: entities + layers + 1,
+        entities: entities + 1 + layers,
         edges: edge_count,
     })
 }

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::api::entities::DeleteResult;
 use crate::api::paging::PageOf;
-use crate::api::trees::{self, in_declared_order};
+use crate::api::trees;
 use crate::api::validate::{FieldErrors, validate_tags, validate_text};
 use crate::auth::{Editor, Viewer};
 use crate::error::{ApiError, ErrorBody};
@@ -192,19 +192,13 @@ async fn put_model(
     ApiJson(body): ApiJson<ModelRequest>,
 ) -> Result<(StatusCode, Json<ModelView>), ApiError> {
     let tree = model_draft(body)?;
-    let written = state.store.put_entity_tree(who.actor(), tree).await?;
-    let features = in_declared_order(state.store.children(written.root.id).await?);
-    let status = if written.root_created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let (status, model, features, counts) = trees::write(&state, &who, tree).await?;
     Ok((
         status,
         Json(ModelView {
-            model: written.root,
+            model,
             features,
-            written: Some(written.counts),
+            written: Some(counts),
         }),
     ))
 }

@@ -1,8 +1,9 @@
 //! The steps shared by resources that are an entity with its children (a table and its
 //! columns, a model and its features): read one, list a page, soft-delete one.
 
+use axum::http::StatusCode;
 use tributary_catalog::{Entity, EntityKind, Fqn};
-use tributary_store::ListQuery;
+use tributary_store::{EntityTree, ListQuery, WriteCounts};
 
 use crate::api::entities::DeleteResult;
 use crate::api::paging::{self, PageOf};
@@ -25,8 +26,25 @@ pub async fn read(
     Ok((entity, children))
 }
 
+/// Writes an entity with its children in one transaction; returns it, its children in
+/// declared order, what the write did, and 201 or 200.
+pub async fn write(
+    state: &AppState,
+    who: &Principal,
+    tree: EntityTree,
+) -> Result<(StatusCode, Entity, Vec<Entity>, WriteCounts), ApiError> {
+    let written = state.store.put_entity_tree(who.actor(), tree).await?;
+    let children = in_declared_order(state.store.children(written.root.id).await?);
+    let status = if written.root_created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, written.root, children, written.counts))
+}
+
 /// Children in their declared order (`attrs.ordinal`), then by name.
-pub fn in_declared_order(mut children: Vec<Entity>) -> Vec<Entity> {
+fn in_declared_order(mut children: Vec<Entity>) -> Vec<Entity> {
     children.sort_by_key(|c| {
         (
             c.attrs["ordinal"].as_u64().unwrap_or(u64::MAX),

@@ -307,6 +307,18 @@ macro_rules! sql_incidents {
         ) -> Result<Vec<Delivery>> {
             let lease = chrono::TimeDelta::from_std(lease).unwrap_or(chrono::TimeDelta::MAX);
             let until = now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            // Most polls find nothing due: answer those with an indexed read, so an idle
+            // notifier never takes the write lock that every catalog write waits on.
+            let due: Option<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM deliveries WHERE status = $1 AND next_attempt_at <= $2 LIMIT 1",
+            )
+            .bind(DeliveryStatus::Pending.as_str())
+            .bind(now)
+            .fetch_optional(&store.pool)
+            .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
             // The write lock makes select-then-update atomic across replicas: a second
             // claimer waits, then finds these rows no longer due.
             let mut tx = store.begin_write().await?;
