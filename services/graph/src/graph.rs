@@ -202,6 +202,20 @@ impl LineageGraph {
         self.by_id.get(&id).copied().filter(|&n| self.g[n].live)
     }
 
+    /// The live entities with a lineage edge into `node` (a feature's source columns),
+    /// each once, in edge order.
+    pub fn direct_sources(&self, node: NodeId) -> Vec<NodeId> {
+        let mut sources: Vec<NodeId> = Vec::new();
+        for edge in self.g.edges_directed(node, Direction::Incoming) {
+            let from = edge.source();
+            if self.g[from].live && !sources.contains(&from) {
+                sources.push(from);
+            }
+        }
+        sources.reverse();
+        sources
+    }
+
     pub fn owner_name(&self, node: NodeId) -> Option<&str> {
         self.g[node].owner.map(|o| self.owners.get(o))
     }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use tributary_search::{Opening, SearchError};
 use tributary_store::{Store, StoreError};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -22,12 +23,34 @@ use crate::live_graph::{self, LiveGraph};
 use crate::notifier::Notifier;
 use crate::state::AppState;
 
-/// The shared state: the store and the lineage graph loaded from it.
-pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, StoreError> {
+/// What can stop the server from starting once the store is open.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("loading the lineage graph: {0}")]
+    Graph(#[from] StoreError),
+    #[error("opening the search index: {0}")]
+    Search(#[from] SearchError),
+}
+
+/// The shared state: the store, and the lineage graph and search index kept from it.
+pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, StartError> {
     let graph = LiveGraph::load(store.as_ref()).await?;
+    let dir = config.search.dir.as_deref();
+    if dir.is_none() {
+        tracing::info!("search index kept in memory (set search.dir to keep it across restarts)");
+    }
+    let (search, opening) = tributary_search::open(dir, store.as_ref()).await?;
+    match opening {
+        Opening::Current { seq } => tracing::info!(seq, "search index current"),
+        Opening::CaughtUp { from, to, changes } => {
+            tracing::info!(from, to, changes, "search index caught up with the change log")
+        }
+        Opening::Rebuilt(_) => {}
+    }
     Ok(AppState {
         store,
         graph,
+        search,
         notifier: None,
         anonymous_read: config.auth.anonymous_read,
     })
@@ -83,8 +106,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower = state.graph.clone().spawn_follower(
-        state.store.clone(),
+    let follower = live_graph::spawn_follower(
+        state.clone(),
         Duration::from_millis(config.graph.follow_interval_ms),
     );
     let notifier = Notifier::spawn(state.store.clone(), config.notifier.clone());

@@ -23,7 +23,18 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     pub graph: GraphConfig,
+    pub search: SearchConfig,
     pub notifier: crate::notifier::NotifierConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchConfig {
+    /// Where the search index lives. Unset: beside an SQLite catalog file
+    /// (`catalog.db` → `catalog.search/`); in memory, rebuilt at each start, for PostgreSQL.
+    pub dir: Option<std::path::PathBuf>,
+    /// Keep the index in memory even where a directory could be used.
+    pub in_memory: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +77,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             graph: GraphConfig::default(),
+            search: SearchConfig::default(),
             notifier: Default::default(),
         }
     }
@@ -131,9 +143,30 @@ impl Config {
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides))
-            .extract()
+            .extract::<Config>()
+            .map(Config::with_search_dir)
             .map_err(ConfigError::from)
     }
+
+    /// Fills in the default search index directory: beside an SQLite catalog file.
+    fn with_search_dir(mut self) -> Config {
+        if self.search.in_memory {
+            self.search.dir = None;
+        } else if self.search.dir.is_none() {
+            self.search.dir = sqlite_file(&self.database_url).map(|db| db.with_extension("search"));
+        }
+        self
+    }
+}
+
+/// The file an `sqlite:` URL names; `None` for in-memory databases and other backends.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:") && !rest.contains("mode=memory"))
+        .then(|| std::path::PathBuf::from(path))
 }
 
 /// A database URL with its password replaced, for logs.
@@ -166,6 +199,26 @@ impl fmt::Debug for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_search_index_sits_beside_an_sqlite_file() {
+        let dir = |url: &str| {
+            Config {
+                database_url: url.into(),
+                ..Config::default()
+            }
+            .with_search_dir()
+            .search
+            .dir
+        };
+        assert_eq!(
+            dir("sqlite://./tributary-data/catalog.db"),
+            Some("./tributary-data/catalog.search".into())
+        );
+        assert_eq!(dir("sqlite:/var/lib/t/c.db?mode=rwc"), Some("/var/lib/t/c.search".into()));
+        assert_eq!(dir("sqlite::memory:"), None);
+        assert_eq!(dir("postgres://db/catalog"), None);
+    }
 
     #[test]
     fn passwords_in_database_urls_are_redacted() {

@@ -83,6 +83,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<tributary_search::SearchError> for ApiError {
+    fn from(err: tributary_search::SearchError) -> Self {
+        match err {
+            tributary_search::SearchError::Store(store) => store.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -1,4 +1,5 @@
-//! The lineage graph of this server process, kept current from the change log.
+//! The lineage graph of this server process, kept current from the change log (as is the
+//! search index, through the same middleware and follower).
 //!
 //! Loaded from the store on start. This process's own writes are applied before their
 //! response goes out (see [`sync_after_writes`]), so a client reads its own writes; writes
@@ -172,23 +173,6 @@ impl LiveGraph {
         Ok(applied)
     }
 
-    /// Follows the change log every `interval`, for writes made by other replicas.
-    pub fn spawn_follower(
-        self: Arc<Self>,
-        store: Arc<dyn Store>,
-        interval: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(err) = self.sync(store.as_ref()).await {
-                    tracing::warn!(error = %err, "following the change log failed; retrying");
-                }
-            }
-        })
-    }
 }
 
 /// Entity ids of the columns named in the edges' column mappings.
@@ -215,8 +199,8 @@ async fn resolve_mapped_columns(
         .collect())
 }
 
-/// Middleware: after a request that may have written, bring the graph up to date before
-/// answering, so the writer's next read sees its write.
+/// Middleware: after a request that may have written, bring the graph and the search
+/// index up to date before answering, so the writer's next read sees its write.
 pub async fn sync_after_writes(
     State(state): State<AppState>,
     request: Request,
@@ -224,11 +208,32 @@ pub async fn sync_after_writes(
 ) -> Response {
     let writes = !request.method().is_safe();
     let response = next.run(request).await;
-    if writes
-        && response.status().is_success()
-        && let Err(err) = state.graph.sync(state.store.as_ref()).await
-    {
-        tracing::warn!(error = %err, "could not apply a write to the lineage graph; the follower will");
+    if writes && response.status().is_success() {
+        follow(&state).await;
     }
     response
+}
+
+/// Applies new change-log rows to the graph and the search index; failures are logged
+/// and left for the next round.
+async fn follow(state: &AppState) {
+    let store = state.store.as_ref();
+    if let Err(err) = state.graph.sync(store).await {
+        tracing::warn!(error = %err, "could not apply changes to the lineage graph; retrying later");
+    }
+    if let Err(err) = state.search.sync(store).await {
+        tracing::warn!(error = %err, "could not apply changes to the search index; retrying later");
+    }
+}
+
+/// Follows the change log every `interval`, for writes made by other replicas.
+pub fn spawn_follower(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            follow(&state).await;
+        }
+    })
 }

@@ -45,6 +45,9 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Rebuild the search index from the catalog (stop the server first when the index
+    /// is on disk: one process writes it at a time).
+    Reindex,
     /// Print the OpenAPI document.
     Openapi,
     /// Tools for development and benchmarks.
@@ -139,9 +142,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             tracing::info!(address = %config.listen, "serving; API explorer at /api/docs");
-            let state = app::state(store, &config)
-                .await
-                .context("loading the lineage graph")?;
+            let state = app::state(store, &config).await?;
             app::serve(state, &config, listener, app::shutdown_signal()).await?;
         }
         Command::Token { command } => match command {
@@ -187,6 +188,23 @@ async fn main() -> anyhow::Result<()> {
                     .map(|c| c.to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
+            );
+        }
+        Command::Reindex => {
+            let dir = config.search.dir.as_deref().context(
+                "no search index directory: the catalog is not an SQLite file and search.dir is \
+                 not set, so the index lives in each server's memory and is rebuilt at start",
+            )?;
+            let (index, _) = tributary_search::SearchIndex::open_dir(dir)?;
+            let rebuilt = index.rebuild(store.as_ref()).await?;
+            let stats = index.stats();
+            println!(
+                "reindexed {} entities in {:.1} s into {} ({:.1} MiB, change-log position {})",
+                rebuilt.documents,
+                rebuilt.elapsed.as_secs_f64(),
+                dir.display(),
+                stats.bytes_on_disk as f64 / (1024.0 * 1024.0),
+                rebuilt.seq
             );
         }
         Command::Openapi => unreachable!("handled before the store is opened"),

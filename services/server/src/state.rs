@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tributary_search::SearchIndex;
 use tributary_store::Store;
 
 use crate::live_graph::LiveGraph;
@@ -11,6 +12,7 @@ use crate::notifier::NotifierWaker;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub graph: Arc<LiveGraph>,
+    pub search: Arc<SearchIndex>,
     /// Wakes the webhook notifier when an incident queues deliveries; `None` when no
     /// notifier runs (tests through `oneshot`, or a replica that leaves sending to others).
     pub notifier: Option<NotifierWaker>,

@@ -9,6 +9,7 @@ pub mod lineage_view;
 pub mod models;
 pub mod openmetadata;
 pub mod paging;
+pub mod search;
 pub mod services;
 pub mod tables;
 pub mod teams;
@@ -39,6 +40,7 @@ use crate::state::AppState;
         (name = "teams", description = "Owners of entities, told about incidents"),
         (name = "entities", description = "Any entity by FQN"),
         (name = "lineage", description = "Lineage: edges, the graph around an entity, impact"),
+        (name = "search", description = "Find entities by name, feature name or description"),
         (name = "incidents", description = "Incidents on broken entities and team notifications"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Liveness and readiness")
@@ -70,6 +72,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(lineage_view::router())
         .merge(openmetadata::router())
         .merge(impact::router())
+        .merge(search::router())
         .merge(incidents::router())
         .merge(tokens::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
