@@ -38,14 +38,11 @@ impl EntityDoc {
             display_name: entity.display_name.clone(),
             description: entity.description.clone(),
             tags: entity.tags.clone(),
-            owner: entity.owner.clone().or_else(|| {
-                parent
-                    .filter(|_| inherits)
-                    .and_then(|p| p.owner.clone())
-            }),
-            parent_fqn: parent
-                .filter(|_| inherits)
-                .map(|p| p.fqn.to_string()),
+            owner: entity
+                .owner
+                .clone()
+                .or_else(|| parent.filter(|_| inherits).and_then(|p| p.owner.clone())),
+            parent_fqn: parent.filter(|_| inherits).map(|p| p.fqn.to_string()),
             features: if entity.kind == EntityKind::MlModel {
                 features
             } else {

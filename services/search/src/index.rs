@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, MutexGuard};
 use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
+use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
 use crate::document::EntityDoc;
@@ -204,7 +204,8 @@ impl IndexBatch<'_> {
 
     /// Indexes `doc`, known not to be indexed yet (a rebuild after [`IndexBatch::clear`]).
     pub fn add(&mut self, doc: &EntityDoc) -> Result<(), SearchError> {
-        self.writer.add_document(doc.to_tantivy(&self.index.fields))?;
+        self.writer
+            .add_document(doc.to_tantivy(&self.index.fields))?;
         self.written = true;
         Ok(())
     }

@@ -18,7 +18,7 @@ pub use document::EntityDoc;
 pub use error::SearchError;
 pub use index::{Found, IndexBatch, IndexStats, SearchIndex};
 pub use query::{
-    FUZZY_MAX_DISTANCE, FUZZY_MIN_CHARS, FeatureHit, Filters, Highlight, MatchReason,
-    SearchHit, SearchRequest, SearchResults, Tier,
+    FUZZY_MAX_DISTANCE, FUZZY_MIN_CHARS, FeatureHit, Filters, Highlight, MatchReason, SearchHit,
+    SearchRequest, SearchResults, Tier,
 };
 pub use sync::{Opening, Rebuilt, open};

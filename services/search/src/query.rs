@@ -193,11 +193,11 @@ impl SearchIndex {
         'tiers: for &tier in request.tiers {
             let first = queries.len();
             queries.extend(self.tier_queries(&searcher, tier, &prepared)?);
-            for q in first..queries.len() {
+            for (q, tier_query) in queries.iter().enumerate().skip(first) {
                 if found.len() >= need {
                     break 'tiers;
                 }
-                let query = restrict(queries[q].query.box_clone(), filter.as_ref());
+                let query = restrict(tier_query.query.box_clone(), filter.as_deref());
                 let collector = TopDocs::with_limit(need + seen.len()).tweak_score(by_kind_rank);
                 for (_, address) in searcher.search(&query, &collector)? {
                     if seen.insert(address) {
@@ -213,10 +213,7 @@ impl SearchIndex {
             }
         }
         let more = found.len() > request.offset + request.limit;
-        let page = found
-            .into_iter()
-            .skip(request.offset)
-            .take(request.limit);
+        let page = found.into_iter().skip(request.offset).take(request.limit);
         let mut hits = Vec::new();
         for (address, q) in page {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -314,24 +311,23 @@ impl SearchIndex {
                     query.set_max_expansions(PREFIX_EXPANSIONS);
                     Box::new(query)
                 };
-                vec![
-                    one(prefix(f.name)),
-                    one(prefix(f.features)),
-                ]
+                vec![one(prefix(f.name)), one(prefix(f.features))]
             }
             Tier::Fuzzy => {
                 let mut queries = Vec::new();
                 if p.fuzzy_allowed() {
-                    let mut by_distance: BTreeMap<u32, (Vec<Term>, HashSet<String>)> =
+                    // Nearer first; at one distance, names before models' feature names
+                    // (as exact names come before exact feature names).
+                    let mut by_distance: BTreeMap<(u32, usize), (Vec<Term>, HashSet<String>)> =
                         BTreeMap::new();
-                    for field in [f.name_key, f.feature_key] {
+                    for (order, field) in [f.name_key, f.feature_key].into_iter().enumerate() {
                         for (key, distance) in close_terms(searcher, field, &p.key)? {
-                            let entry = by_distance.entry(distance).or_default();
+                            let entry = by_distance.entry((distance, order)).or_default();
                             entry.0.push(Term::from_field_text(field, &key));
                             entry.1.insert(key);
                         }
                     }
-                    for (distance, (terms, keys)) in by_distance {
+                    for ((distance, _), (terms, keys)) in by_distance {
                         queries.push(TierQuery {
                             tier,
                             query: Box::new(TermSetQuery::new(terms)),
@@ -514,10 +510,8 @@ impl SearchIndex {
                     reason.field = "context";
                 }
                 let is_word = |w: &str| p.words.iter().any(|q| q == w);
-                let mut context: Vec<(&'static str, String)> = all(f.tags)
-                    .into_iter()
-                    .map(|t| ("tags", t))
-                    .collect();
+                let mut context: Vec<(&'static str, String)> =
+                    all(f.tags).into_iter().map(|t| ("tags", t)).collect();
                 context.extend(text(f.display_name).map(|d| ("display_name", d)));
                 context.extend(text(f.parent_fqn).map(|d| ("parent", d)));
                 for (field, value) in context {
@@ -566,11 +560,7 @@ fn close_terms(
     field: Field,
     key: &str,
 ) -> Result<Vec<(String, u32)>, SearchError> {
-    let query = FuzzyTermQuery::new(
-        Term::from_field_text(field, key),
-        FUZZY_MAX_DISTANCE,
-        true,
-    );
+    let query = FuzzyTermQuery::new(Term::from_field_text(field, key), FUZZY_MAX_DISTANCE, true);
     let mut terms: BTreeMap<String, u32> = BTreeMap::new();
     for segment in searcher.segment_readers() {
         let inverted = segment.inverted_index(field)?;
@@ -620,7 +610,7 @@ fn filter_query(f: &Fields, filters: &Filters) -> Option<Box<dyn Query>> {
 }
 
 /// `query`, keeping only documents `filter` accepts; the filter adds nothing to scores.
-fn restrict(query: Box<dyn Query>, filter: Option<&Box<dyn Query>>) -> Box<dyn Query> {
+fn restrict(query: Box<dyn Query>, filter: Option<&dyn Query>) -> Box<dyn Query> {
     match filter {
         None => query,
         Some(filter) => Box::new(BooleanQuery::new(vec![

@@ -43,7 +43,12 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
     match opening {
         Opening::Current { seq } => tracing::info!(seq, "search index current"),
         Opening::CaughtUp { from, to, changes } => {
-            tracing::info!(from, to, changes, "search index caught up with the change log")
+            tracing::info!(
+                from,
+                to,
+                changes,
+                "search index caught up with the change log"
+            )
         }
         Opening::Rebuilt(_) => {}
     }

@@ -215,7 +215,10 @@ mod tests {
             dir("sqlite://./tributary-data/catalog.db"),
             Some("./tributary-data/catalog.search".into())
         );
-        assert_eq!(dir("sqlite:/var/lib/t/c.db?mode=rwc"), Some("/var/lib/t/c.search".into()));
+        assert_eq!(
+            dir("sqlite:/var/lib/t/c.db?mode=rwc"),
+            Some("/var/lib/t/c.search".into())
+        );
         assert_eq!(dir("sqlite::memory:"), None);
         assert_eq!(dir("postgres://db/catalog"), None);
     }

@@ -172,7 +172,6 @@ impl LiveGraph {
         }
         Ok(applied)
     }
-
 }
 
 /// Entity ids of the columns named in the edges' column mappings.

@@ -1,5 +1,5 @@
 //! Two server processes on one PostgreSQL database: a write through one shows in the
-//! other's lineage graph within 2 s, through the change-log follower.
+//! other's lineage graph and search index within 2 s, through the change-log follower.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -158,6 +158,40 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     }
     eprintln!(
         "second process saw the write after {} ms",
+        written.elapsed().as_millis()
+    );
+
+    // The search index follows the same log.
+    put(
+        &client,
+        &first,
+        &admin,
+        "/api/v1/models",
+        json!({"fqn": "ml.upsell", "features": [{"name": "amount_90d"}]}),
+    )
+    .await;
+    let written = Instant::now();
+    let search = format!("{}/api/v1/search?q=amount_90d", second.1);
+    loop {
+        let found: Value = client
+            .get(&search)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if found["hits"][0]["fqn"] == "ml.upsell.amount_90d" {
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(2),
+            "the second process's search had not seen the write after 2 s: {found}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "second process's search saw the write after {} ms",
         written.elapsed().as_millis()
     );
 }

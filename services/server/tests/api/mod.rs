@@ -5,6 +5,7 @@ pub mod graph;
 pub mod harness;
 pub mod incidents;
 pub mod resources;
+pub mod search;
 
 /// Every suite test, for `api_suite!`.
 #[macro_export]
@@ -36,6 +37,11 @@ macro_rules! all_api_tests {
             graph::openmetadata_add_lineage_bodies_work,
             incidents::incidents_snapshot_impact_and_queue_team_notifications,
             incidents::incident_requests_are_checked,
+            search::search_ranks_exact_prefix_fuzzy_and_words,
+            search::search_filters_and_pages,
+            search::models_by_feature_exact_then_close,
+            search::search_follows_updates_and_deletes,
+            search::suggest_and_bad_search_requests,
         );
     };
 }
