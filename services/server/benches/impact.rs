@@ -17,7 +17,7 @@ use sqlx::{Connection, PgConnection, Row};
 use tributary_catalog::{EntityKind, Fqn};
 use tributary_graph::ImpactQuery;
 use tributary_server::config::Config;
-use tributary_server::synthetic::{CatalogShape, ColumnLineage, generate};
+use tributary_server::synthetic::{CatalogShape, ColumnLineage, NameStyle, generate};
 use tributary_store::{PgStore, Store};
 
 const DB: &str = "tributary_bench_impact";
@@ -119,6 +119,7 @@ async fn main() {
         teams: 40,
         unowned_share: 0.05,
         column_lineage: ColumnLineage::Explicit,
+        names: NameStyle::Numbered,
         seed: 7,
     };
     let started = Instant::now();

@@ -27,6 +27,16 @@ pub enum ColumnLineage {
     Explicit,
 }
 
+/// How generated entities are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NameStyle {
+    /// `c_007`, `f_012`: compact, for lineage benchmarks.
+    Numbered,
+    /// Words as warehouses name things (`payment_amount`, `avg_payment_amount_30d`),
+    /// with descriptions: close names abound, as search meets them in the field.
+    Words,
+}
+
 /// The size and shape of the catalog to generate.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CatalogShape {
@@ -66,6 +76,8 @@ pub struct CatalogShape {
     pub unowned_share: f64,
     #[arg(long, value_enum, default_value_t = ColumnLineage::Mapped)]
     pub column_lineage: ColumnLineage,
+    #[arg(long, value_enum, default_value_t = NameStyle::Numbered)]
+    pub names: NameStyle,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 }
@@ -91,7 +103,7 @@ impl CatalogShape {
     /// The columns many models read: the first columns of the first layer's marts.
     fn hot_column_names(&self, first: &[String]) -> Vec<String> {
         (0..self.hot_columns.min(first.len() * self.columns_per_mart))
-            .map(|h| column(&first[h % first.len()], h / first.len()))
+            .map(|h| self.column(&first[h % first.len()], h / first.len()))
             .collect()
     }
 
@@ -109,7 +121,7 @@ impl CatalogShape {
         let typical = first
             .iter()
             .take(20)
-            .map(|t| fqn(&column(t, last)))
+            .map(|t| fqn(&self.column(t, last)))
             .collect();
         (hot, typical)
     }
@@ -133,8 +145,148 @@ fn mart(layer: usize, i: usize) -> String {
     format!("warehouse.dwh.layer_{layer}.mart_{i:05}")
 }
 
-fn column(table: &str, j: usize) -> String {
-    format!("{table}.c_{j:03}")
+const MEASURES: [&str; 40] = [
+    "check",
+    "payment",
+    "call",
+    "sms",
+    "data_usage",
+    "balance",
+    "topup",
+    "refund",
+    "session",
+    "click",
+    "order",
+    "visit",
+    "purchase",
+    "tenure",
+    "arpu",
+    "roaming",
+    "voice",
+    "traffic",
+    "device",
+    "tariff",
+    "complaint",
+    "bonus",
+    "cashback",
+    "transfer",
+    "deposit",
+    "loan",
+    "credit",
+    "debit",
+    "fee",
+    "subscription",
+    "churn",
+    "discount",
+    "delivery",
+    "basket",
+    "search",
+    "login",
+    "pageview",
+    "upload",
+    "download",
+    "ticket",
+];
+const QUALIFIERS: [&str; 8] = [
+    "amount", "count", "duration", "share", "ratio", "flag", "value", "days",
+];
+const AGGREGATES: [&str; 8] = ["avg", "sum", "min", "max", "cnt", "std", "last", "median"];
+const WINDOWS: [&str; 7] = ["1d", "7d", "14d", "30d", "90d", "180d", "365d"];
+const TARGETS: [&str; 8] = [
+    "churn",
+    "upsell",
+    "fraud",
+    "default",
+    "lifetime value",
+    "propensity",
+    "next purchase",
+    "tariff change",
+];
+const SEGMENTS: [&str; 8] = [
+    "prepaid",
+    "postpaid",
+    "corporate",
+    "premium",
+    "youth",
+    "roaming",
+    "new",
+    "dormant",
+];
+
+impl CatalogShape {
+    /// The FQN of `table`'s `j`th column.
+    fn column(&self, table: &str, j: usize) -> String {
+        match self.names {
+            NameStyle::Numbered => format!("{table}.c_{j:03}"),
+            NameStyle::Words => {
+                // Each table starts the vocabulary elsewhere, so marts differ; names stay
+                // unique within a table.
+                let offset = table
+                    .bytes()
+                    .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+                let (m, q) = (MEASURES.len(), QUALIFIERS.len());
+                let base = format!(
+                    "{}_{}",
+                    MEASURES[(j + offset) % m],
+                    QUALIFIERS[(j / m + offset) % q]
+                );
+                if j < m * q {
+                    format!("{table}.{base}")
+                } else {
+                    format!("{table}.{base}_{j}")
+                }
+            }
+        }
+    }
+
+    /// Names for model `k`'s features, one per source column, unique within the model.
+    fn feature_names(&self, k: usize, sources: &[String]) -> Vec<String> {
+        let mut used = std::collections::HashSet::new();
+        sources
+            .iter()
+            .enumerate()
+            .map(|(j, source)| {
+                let name = match self.names {
+                    NameStyle::Numbered => format!("f_{j:03}"),
+                    NameStyle::Words => {
+                        let column = source.rsplit('.').next().unwrap_or(source);
+                        format!(
+                            "{}_{column}_{}",
+                            AGGREGATES[(k + j) % AGGREGATES.len()],
+                            WINDOWS[(k / AGGREGATES.len() + j * 3) % WINDOWS.len()]
+                        )
+                    }
+                };
+                let mut unique = name.clone();
+                let mut n = 1;
+                while !used.insert(unique.clone()) {
+                    n += 1;
+                    unique = format!("{name}_v{n}");
+                }
+                unique
+            })
+            .collect()
+    }
+
+    fn model_description(&self, k: usize) -> Option<String> {
+        (self.names == NameStyle::Words).then(|| {
+            format!(
+                "Predicts {} for {} subscribers",
+                TARGETS[k % TARGETS.len()],
+                SEGMENTS[(k / TARGETS.len()) % SEGMENTS.len()]
+            )
+        })
+    }
+
+    fn table_description(&self, n: usize) -> Option<String> {
+        (self.names == NameStyle::Words).then(|| {
+            format!(
+                "Daily {} mart for {} subscribers",
+                MEASURES[n % MEASURES.len()].replace('_', " "),
+                SEGMENTS[(n / MEASURES.len()) % SEGMENTS.len()]
+            )
+        })
+    }
 }
 
 /// Writes the catalog. `progress` hears a line per phase.
@@ -178,9 +330,11 @@ pub async fn generate(
     for (n, table) in per_layer.iter().flatten().enumerate() {
         let mut root = EntityDraft::bare(EntityKind::Table, fqn(table), SOURCE);
         root.owner = Some(teams[n % teams.len()].clone());
+        root.description = shape.table_description(n);
         let columns = (0..shape.columns_per_mart)
             .map(|j| {
-                let mut c = EntityDraft::bare(EntityKind::Column, fqn(&column(table, j)), SOURCE);
+                let mut c =
+                    EntityDraft::bare(EntityKind::Column, fqn(&shape.column(table, j)), SOURCE);
                 c.attrs = json!({ "data_type": "double", "ordinal": j });
                 c
             })
@@ -238,8 +392,8 @@ pub async fn generate(
                         let columns = pairs
                             .iter()
                             .map(|&(from, to)| ColumnMapping {
-                                from: vec![fqn(&column(source, from))],
-                                to: fqn(&column(table, to)),
+                                from: vec![fqn(&shape.column(source, from))],
+                                to: fqn(&shape.column(table, to)),
                                 function: None,
                             })
                             .collect();
@@ -247,7 +401,11 @@ pub async fn generate(
                     }
                     ColumnLineage::Explicit => {
                         for (from, to) in pairs {
-                            edges.push(edge(&column(source, from), &column(table, to), vec![]));
+                            edges.push(edge(
+                                &shape.column(source, from),
+                                &shape.column(table, to),
+                                vec![],
+                            ));
                         }
                     }
                 }
@@ -268,7 +426,9 @@ pub async fn generate(
         );
         match shape.column_lineage {
             ColumnLineage::Mapped => edges.push(edge(from, to, vec![])),
-            ColumnLineage::Explicit => edges.push(edge(&column(from, 0), &column(to, 0), vec![])),
+            ColumnLineage::Explicit => {
+                edges.push(edge(&shape.column(from, 0), &shape.column(to, 0), vec![]))
+            }
         }
     }
 
@@ -284,13 +444,30 @@ pub async fn generate(
             root.owner = Some(teams[rng.random_range(0..teams.len())].clone());
         }
         root.attrs = json!({ "algorithm": "xgboost", "version": "1" });
-        let features = (0..shape.features_per_model)
+        root.description = shape.model_description(k);
+        // Each feature's source column, drawn before the features are named after them.
+        let linked = shape.features_per_model > 0 && cols > 0 && !late.is_empty();
+        let sources: Vec<String> = (0..shape.features_per_model)
             .map(|j| {
-                let mut f = EntityDraft::bare(
-                    EntityKind::Feature,
-                    fqn(&format!("{model}.f_{j:03}")),
-                    SOURCE,
-                );
+                if !linked {
+                    String::new()
+                } else if j == 0 && !hot_columns.is_empty() && rng.random_bool(shape.hot_share) {
+                    hot_columns[rng.random_range(0..hot_columns.len())].clone()
+                } else {
+                    shape.column(
+                        late[rng.random_range(0..late.len())],
+                        rng.random_range(0..cols),
+                    )
+                }
+            })
+            .collect();
+        let names = shape.feature_names(k, &sources);
+        let features = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let mut f =
+                    EntityDraft::bare(EntityKind::Feature, fqn(&format!("{model}.{name}")), SOURCE);
                 f.owner = root.owner.clone();
                 f.attrs = json!({ "ordinal": j });
                 f
@@ -306,18 +483,9 @@ pub async fn generate(
             )
             .await?;
         entities += 1 + shape.features_per_model;
-        if shape.features_per_model > 0 && cols > 0 && !late.is_empty() {
-            for j in 0..shape.features_per_model {
-                let from = if j == 0 && !hot_columns.is_empty() && rng.random_bool(shape.hot_share)
-                {
-                    hot_columns[rng.random_range(0..hot_columns.len())].clone()
-                } else {
-                    column(
-                        late[rng.random_range(0..late.len())],
-                        rng.random_range(0..cols),
-                    )
-                };
-                edges.push(edge(&from, &format!("{model}.f_{j:03}"), vec![]));
+        if linked {
+            for (from, name) in sources.iter().zip(&names) {
+                edges.push(edge(from, &format!("{model}.{name}"), vec![]));
             }
         }
         models.push(model);

@@ -8,7 +8,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use tributary_catalog::{EntityKind, Fqn};
 use tributary_graph::ImpactQuery;
 use tributary_server::live_graph::LiveGraph;
-use tributary_server::synthetic::{CatalogShape, ColumnLineage, generate};
+use tributary_server::synthetic::{CatalogShape, ColumnLineage, NameStyle, generate};
 use tributary_store::Store;
 use tributary_store::testing::ScratchStore;
 use uuid::Uuid;
@@ -150,6 +150,7 @@ async fn impact_matches_the_oracle(scratch: ScratchStore) {
         teams: 6,
         unowned_share: 0.1,
         column_lineage: ColumnLineage::Mapped,
+        names: NameStyle::Numbered,
         seed: 42,
     };
     let generated = generate(store, &shape, |_| {}).await.unwrap();
