@@ -19,6 +19,6 @@ pub use error::SearchError;
 pub use index::{Found, IndexBatch, IndexStats, SearchIndex};
 pub use query::{
     FUZZY_MAX_DISTANCE, FUZZY_MIN_CHARS, FeatureHit, Filters, Highlight, MatchReason, SearchHit,
-    SearchRequest, SearchResults, Tier,
+    SearchRequest, SearchResults, Suggestion, Tier,
 };
 pub use sync::{Opening, Rebuilt, open};

@@ -6,7 +6,7 @@
 //! whatever the term statistics, tells each hit's reason for free, and stops as soon as
 //! a page is full: most searches never run the costly fuzzy tier.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use tantivy::collector::{DocSetCollector, TopDocs};
@@ -28,8 +28,13 @@ use crate::schema::{self, Fields};
 /// Fuzzy matching applies to keys of at least this many characters, up to this distance.
 pub const FUZZY_MIN_CHARS: usize = 5;
 pub const FUZZY_MAX_DISTANCE: u8 = 2;
+/// Longer keys are not matched fuzzily: no identifier is that long, and the automaton
+/// grows with the key.
+const FUZZY_MAX_CHARS: usize = 64;
 /// Close names considered per fuzzy search; the nearest are kept.
 const FUZZY_MAX_TERMS: usize = 500;
+/// Names read from the dictionary per typeahead request: the shortest are shown.
+const SUGGEST_SCAN: usize = 200;
 /// Terms a prefix stands for; more is not typeahead any more.
 const PREFIX_EXPANSIONS: u32 = 200;
 
@@ -144,6 +149,22 @@ pub struct FeatureHit {
     pub distance: u32,
 }
 
+/// A typeahead suggestion: one distinct name, shown through its best entity.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Suggestion {
+    /// The entity shown for the name: models before tables before features before columns.
+    pub id: Uuid,
+    pub fqn: String,
+    pub name: String,
+    pub kind: EntityKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// `exact_name`, `prefix` or `fuzzy`.
+    pub tier: Tier,
+    /// Live entities (of the asked kinds) sharing this name.
+    pub count: usize,
+}
+
 /// The query text, prepared once for every tier.
 struct Prepared {
     lower: String,
@@ -161,7 +182,7 @@ impl Prepared {
     }
 
     fn fuzzy_allowed(&self) -> bool {
-        self.key.chars().count() >= FUZZY_MIN_CHARS
+        fuzzy_allowed(&self.key)
     }
 }
 
@@ -238,7 +259,7 @@ impl SearchIndex {
         let searcher = self.searcher();
         let f = &self.fields;
         let mut keys = vec![(key.clone(), 0)];
-        if fuzzy && key.chars().count() >= FUZZY_MIN_CHARS {
+        if fuzzy && fuzzy_allowed(&key) {
             keys.extend(close_terms(&searcher, f.name_key, &key)?);
         }
         let feature = Term::from_field_text(f.kind, EntityKind::Feature.as_str());
@@ -274,6 +295,160 @@ impl SearchIndex {
             }
         }
         Ok((hits, false))
+    }
+
+    /// Typeahead: distinct names that are, start with, or (when few do) contain words
+    /// starting with or close to what was typed; each shown through its best entity.
+    ///
+    /// Names, not entities, because a thousand columns called `client_id` are one
+    /// suggestion; and the name-start case reads the term dictionary's sorted range, so
+    /// a two-letter prefix costs no more than a long one.
+    pub fn suggest(
+        &self,
+        text: &str,
+        filters: &Filters,
+        limit: usize,
+    ) -> Result<Vec<Suggestion>, SearchError> {
+        let key = schema::key(text);
+        if key.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let searcher = self.searcher();
+        let f = &self.fields;
+        let filter = filter_query(f, filters);
+        let mut names: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(f.name_key)?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(key.as_bytes())
+                .into_stream()
+                .map_err(|e| SearchError::Index(e.into()))?;
+            let mut taken = 0;
+            while taken < SUGGEST_SCAN && stream.advance() {
+                let Ok(term) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                if !term.starts_with(key.as_str()) {
+                    break;
+                }
+                taken += 1;
+                if seen.insert(term.to_owned()) {
+                    names.push(term.to_owned());
+                }
+            }
+        }
+        // The typed name itself, then the shortest completions.
+        names.sort_by(|a, b| {
+            (a != &key)
+                .cmp(&(b != &key))
+                .then(a.len().cmp(&b.len()))
+                .then_with(|| a.cmp(b))
+        });
+        let mut out = Vec::new();
+        for name in &names {
+            let tier = if *name == key {
+                Tier::ExactName
+            } else {
+                Tier::Prefix
+            };
+            if let Some(s) = self.representative(&searcher, name, filter.as_deref(), tier)? {
+                out.push(s);
+                if out.len() == limit {
+                    return Ok(out);
+                }
+            }
+        }
+        // Too few names start so: words inside names, then close names.
+        let more = self.search(&SearchRequest {
+            text,
+            filters: filters.clone(),
+            tiers: &[Tier::Prefix, Tier::Fuzzy],
+            offset: 0,
+            limit: (limit - out.len()) * 4,
+        })?;
+        // Suggestions complete names: a model found through its features is not one.
+        for hit in more.hits.into_iter().filter(|h| h.matched.field == "name") {
+            let name = schema::key(&hit.name);
+            if seen.insert(name.clone())
+                && let Some(s) =
+                    self.representative(&searcher, &name, filter.as_deref(), hit.matched.tier)?
+            {
+                out.push(s);
+                if out.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The best live entity (passing `filter`) whose name has key `name`, and how many.
+    fn representative(
+        &self,
+        searcher: &Searcher,
+        name: &str,
+        filter: Option<&dyn Query>,
+        tier: Tier,
+    ) -> Result<Option<Suggestion>, SearchError> {
+        let f = &self.fields;
+        let query = restrict(
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.name_key, name),
+                IndexRecordOption::Basic,
+            )),
+            filter,
+        );
+        let (top, count) = searcher.search(
+            &query,
+            &(
+                TopDocs::with_limit(1).tweak_score(by_kind_rank),
+                tantivy::collector::Count,
+            ),
+        )?;
+        let Some((_, address)) = top.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*address)?;
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let kind = text(f.kind)
+            .and_then(|k| k.parse().ok())
+            .ok_or_else(|| SearchError::Task("an indexed document has no kind".into()))?;
+        Ok(Some(Suggestion {
+            id: doc_id(&doc, f)?,
+            fqn: text(f.fqn).unwrap_or_default(),
+            name: text(f.name).unwrap_or_default(),
+            kind,
+            owner: text(f.owner),
+            tier,
+            count,
+        }))
+    }
+
+    /// The stored descriptions of indexed entities, by id; those without one are left out.
+    pub fn descriptions(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, SearchError> {
+        let searcher = self.searcher();
+        let f = &self.fields;
+        let terms = ids
+            .iter()
+            .map(|id| Term::from_field_text(f.id, &id.to_string()));
+        let mut out = HashMap::new();
+        for address in searcher.search(&TermSetQuery::new(terms), &DocSetCollector)? {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let (Ok(id), Some(description)) = (
+                doc_id(&doc, f),
+                doc.get_first(f.description).and_then(|v| v.as_str()),
+            ) {
+                out.insert(id, description.to_owned());
+            }
+        }
+        Ok(out)
     }
 
     fn tier_queries(
@@ -338,13 +513,13 @@ impl SearchIndex {
                 }
                 // Word by word: a typo in one word of a longer name (`avg_chek` for
                 // `avg_check_30d`).
-                if p.words.iter().any(|w| w.chars().count() >= FUZZY_MIN_CHARS) {
+                if p.words.iter().any(|w| fuzzy_allowed(w)) {
                     let clauses = p
                         .words
                         .iter()
                         .map(|w| -> (Occur, Box<dyn Query>) {
                             let t = Term::from_field_text(f.name, w);
-                            if w.chars().count() >= FUZZY_MIN_CHARS {
+                            if fuzzy_allowed(w) {
                                 (
                                     Occur::Must,
                                     Box::new(FuzzyTermQuery::new(t, FUZZY_MAX_DISTANCE, true)),
@@ -542,6 +717,10 @@ impl SearchIndex {
             matched: reason,
         })
     }
+}
+
+fn fuzzy_allowed(key: &str) -> bool {
+    (FUZZY_MIN_CHARS..=FUZZY_MAX_CHARS).contains(&key.chars().count())
 }
 
 /// Within a tier: higher score first, then models before tables before columns.

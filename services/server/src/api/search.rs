@@ -9,9 +9,8 @@ use axum::extract::State;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use tributary_catalog::EntityKind;
 use tributary_graph::NodeId;
-use tributary_search::{Filters, SearchHit, SearchRequest, Tier, schema};
+use tributary_search::{Filters, SearchHit, SearchRequest, Suggestion, Tier, schema};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -105,24 +104,13 @@ pub struct SuggestParams {
     pub limit: Option<usize>,
 }
 
-/// One typeahead suggestion.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Suggestion {
-    pub fqn: String,
-    pub name: String,
-    pub kind: EntityKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    /// How it matched: `exact_name`, `prefix` or `fuzzy`.
-    pub tier: Tier,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Suggestions {
     pub items: Vec<Suggestion>,
 }
 
-/// Typeahead: entities whose name is, starts like, or is close to what was typed.
+/// Typeahead: distinct names that are, start like, or are close to what was typed, the
+/// shortest completions first, each shown through its best entity with a count.
 #[utoipa::path(get, path = "/suggest", tag = "search", params(SuggestParams),
     responses((status = 200, body = Suggestions), (status = 400, body = ErrorBody)))]
 async fn suggest(
@@ -131,26 +119,11 @@ async fn suggest(
     ApiQuery(params): ApiQuery<SuggestParams>,
 ) -> Result<Json<Suggestions>, ApiError> {
     let text = query_text(&params.q, "q")?;
-    let request = SearchRequest {
+    let items = state.search.suggest(
         text,
-        filters: filters(params.kind.as_deref(), None, None)?,
-        tiers: Tier::SUGGEST,
-        offset: 0,
-        limit: limit(params.limit, MAX_SUGGESTIONS, MAX_SUGGESTIONS)?,
-    };
-    let items = state
-        .search
-        .search(&request)?
-        .hits
-        .into_iter()
-        .map(|hit| Suggestion {
-            fqn: hit.fqn,
-            name: hit.name,
-            kind: hit.kind,
-            owner: hit.owner,
-            tier: hit.matched.tier,
-        })
-        .collect();
+        &filters(params.kind.as_deref(), None, None)?,
+        limit(params.limit, MAX_SUGGESTIONS, MAX_SUGGESTIONS)?,
+    )?;
     Ok(Json(Suggestions { items }))
 }
 
@@ -279,18 +252,12 @@ async fn models_by_feature(
             });
         }
     }
-    // Descriptions are not in the graph: one read for the page.
+    // Descriptions are not in the graph; the index stores them.
     let ids: Vec<Uuid> = {
         let graph = state.graph.read();
         page.iter().map(|f| graph.node(f.model).id).collect()
     };
-    let descriptions: HashMap<Uuid, Option<String>> = state
-        .store
-        .entities_by_id(&ids)
-        .await?
-        .into_iter()
-        .map(|e| (e.id, e.description))
-        .collect();
+    let descriptions = state.search.descriptions(&ids)?;
 
     let graph = state.graph.read();
     let mut fqns = graph.fqn_cache();
@@ -309,7 +276,7 @@ async fn models_by_feature(
             ModelUsingFeature {
                 id: node.id,
                 name: node.name.to_string(),
-                description: descriptions.get(&node.id).cloned().flatten(),
+                description: descriptions.get(&node.id).cloned(),
                 owner,
                 exact: found.best == 0,
                 features: found

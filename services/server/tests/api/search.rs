@@ -412,6 +412,39 @@ pub async fn suggest_and_bad_search_requests(app: &TestApp) {
             .iter()
             .any(|i| i["fqn"] == "mlflow.churn.avg_check_30d")
     );
+    // Distinct names, the shortest completion first, each through its best entity.
+    let (_, body) = app.get("/api/v1/suggest?q=AVG%20CHECK").await;
+    let items: Vec<(&str, &str, u64)> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap(),
+                i["fqn"].as_str().unwrap(),
+                i["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("avg_check_7d", "mlflow.fraud.avg_check_7d", 1),
+            ("avg_check_30d", "mlflow.churn.avg_check_30d", 2),
+            ("avg_check_90d", "mlflow.upsell.avg_check_90d", 1),
+        ]
+    );
+    let (_, body) = app.get("/api/v1/suggest?q=avg_check_30d&kind=column").await;
+    assert_eq!(body["items"][0]["fqn"], "hive.dwh.marts.client_daily.avg_check_30d");
+    assert_eq!(body["items"][0]["tier"], "exact_name");
+    // A word inside names, when no name starts so; then close names.
+    let (_, body) = app.get("/api/v1/suggest?q=payme").await;
+    assert_eq!(body["items"][0]["fqn"], "mlflow.ltv.sum_payments_30d");
+    let (_, body) = app.get("/api/v1/suggest?q=tenuer").await;
+    assert_eq!(
+        (body["items"][0]["fqn"].as_str(), body["items"][0]["tier"].as_str()),
+        (Some("mlflow.upsell.tenure"), Some("fuzzy"))
+    );
     let (_, body) = app.get("/api/v1/suggest?q=tenur&kind=feature").await;
     assert_eq!(body["items"][0]["fqn"], "mlflow.upsell.tenure");
 
