@@ -21,6 +21,9 @@ use crate::schema::{self, Fields, SCHEMA_VERSION, WORDS};
 /// to flush in a handful of segments; the writer's arenas are released between commits.
 const WRITER_MEMORY: usize = 192 * 1024 * 1024;
 const WRITER_THREADS: usize = 2;
+/// Held by the process that owns an index directory, before anything in it is read or
+/// cleared (tantivy's own writer lock comes only after).
+const LOCK_FILE: &str = "tributary.lock";
 
 /// What a commit records beside the documents.
 #[derive(Debug, Serialize, Deserialize)]
@@ -45,13 +48,15 @@ pub struct SearchIndex {
     pub(crate) fields: Fields,
     applied: AtomicI64,
     dir: Option<PathBuf>,
+    /// The directory lock, released when the index is dropped.
+    _lock: Option<std::fs::File>,
 }
 
 impl SearchIndex {
     /// An index in memory, empty: for tests and for deployments without a disk to keep it.
     pub fn in_ram() -> Result<SearchIndex, SearchError> {
         let (schema, fields) = schema::build();
-        SearchIndex::from_index(Index::create_in_ram(schema), fields, None, 0)
+        SearchIndex::from_index(Index::create_in_ram(schema), fields, None, 0, None)
     }
 
     /// Opens the index kept in `dir`, creating it when absent. An index of another schema
@@ -61,6 +66,25 @@ impl SearchIndex {
             path: dir.to_owned(),
             source,
         })?;
+        let io = |source| SearchError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SearchError::Locked {
+                    dir: dir.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+        }
         let (schema, fields) = schema::build();
         let directory = MmapDirectory::open(dir)?;
         let existing = Index::exists(&directory).map_err(tantivy::TantivyError::from)?;
@@ -73,7 +97,8 @@ impl SearchIndex {
             match payload {
                 Some(p) if p.schema == SCHEMA_VERSION && index.schema() == schema => {
                     let seq = p.seq;
-                    let opened = SearchIndex::from_index(index, fields, Some(dir.to_owned()), seq)?;
+                    let opened =
+                        SearchIndex::from_index(index, fields, Some(dir.to_owned()), seq, Some(lock))?;
                     return Ok((opened, Found::At { seq }));
                 }
                 _ => {
@@ -88,7 +113,7 @@ impl SearchIndex {
             schema,
             tantivy::IndexSettings::default(),
         )?;
-        let opened = SearchIndex::from_index(index, fields, Some(dir.to_owned()), 0)?;
+        let opened = SearchIndex::from_index(index, fields, Some(dir.to_owned()), 0, Some(lock))?;
         Ok((opened, Found::Empty))
     }
 
@@ -97,6 +122,7 @@ impl SearchIndex {
         fields: Fields,
         dir: Option<PathBuf>,
         seq: i64,
+        lock: Option<std::fs::File>,
     ) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(WORDS, schema::words_analyzer());
         let writer = index
@@ -117,6 +143,7 @@ impl SearchIndex {
             fields,
             applied: AtomicI64::new(seq),
             dir,
+            _lock: lock,
         })
     }
 
@@ -273,7 +300,7 @@ fn clear_dir(dir: &Path) -> Result<(), SearchError> {
     };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
-        if entry.file_type().map_err(io)?.is_file() {
+        if entry.file_type().map_err(io)?.is_file() && entry.file_name() != LOCK_FILE {
             std::fs::remove_file(entry.path()).map_err(io)?;
         }
     }
