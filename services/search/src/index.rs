@@ -97,8 +97,13 @@ impl SearchIndex {
             match payload {
                 Some(p) if p.schema == SCHEMA_VERSION && index.schema() == schema => {
                     let seq = p.seq;
-                    let opened =
-                        SearchIndex::from_index(index, fields, Some(dir.to_owned()), seq, Some(lock))?;
+                    let opened = SearchIndex::from_index(
+                        index,
+                        fields,
+                        Some(dir.to_owned()),
+                        seq,
+                        Some(lock),
+                    )?;
                     return Ok((opened, Found::At { seq }));
                 }
                 _ => {

@@ -76,14 +76,7 @@ async fn measure(
     for measured in [false, true] {
         for q in queries {
             let started = Instant::now();
-            let body: Value = http
-                .get(url(q))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let body: Value = http.get(url(q)).send().await.unwrap().json().await.unwrap();
             let ours_took = started.elapsed();
             let started = Instant::now();
             let rows = sqlx::query(sqlx::AssertSqlSafe(baseline.sql.as_str()))
@@ -186,12 +179,8 @@ async fn main() {
     .fetch_one(&mut pg)
     .await
     .unwrap();
-    let (columns, models, features, all): (i64, i64, i64, i64) = (
-        counts.get(0),
-        counts.get(1),
-        counts.get(2),
-        counts.get(3),
-    );
+    let (columns, models, features, all): (i64, i64, i64, i64) =
+        (counts.get(0), counts.get(1), counts.get(2), counts.get(3));
     println!(
         "catalog: {columns} columns, {models} models, {features} features, {all} entities in all"
     );
@@ -281,7 +270,14 @@ async fn main() {
     .await
     .unwrap();
     let typos: Vec<String> = names.iter().map(|n| typo(n)).collect();
-    let segments = ["prepaid", "postpaid", "corporate", "premium", "youth", "dormant"];
+    let segments = [
+        "prepaid",
+        "postpaid",
+        "corporate",
+        "premium",
+        "youth",
+        "dormant",
+    ];
     let free: Vec<String> = names
         .iter()
         .enumerate()

@@ -435,14 +435,20 @@ pub async fn suggest_and_bad_search_requests(app: &TestApp) {
         ]
     );
     let (_, body) = app.get("/api/v1/suggest?q=avg_check_30d&kind=column").await;
-    assert_eq!(body["items"][0]["fqn"], "hive.dwh.marts.client_daily.avg_check_30d");
+    assert_eq!(
+        body["items"][0]["fqn"],
+        "hive.dwh.marts.client_daily.avg_check_30d"
+    );
     assert_eq!(body["items"][0]["tier"], "exact_name");
     // A word inside names, when no name starts so; then close names.
     let (_, body) = app.get("/api/v1/suggest?q=payme").await;
     assert_eq!(body["items"][0]["fqn"], "mlflow.ltv.sum_payments_30d");
     let (_, body) = app.get("/api/v1/suggest?q=tenuer").await;
     assert_eq!(
-        (body["items"][0]["fqn"].as_str(), body["items"][0]["tier"].as_str()),
+        (
+            body["items"][0]["fqn"].as_str(),
+            body["items"][0]["tier"].as_str()
+        ),
         (Some("mlflow.upsell.tenure"), Some("fuzzy"))
     );
     let (_, body) = app.get("/api/v1/suggest?q=tenur&kind=feature").await;
