@@ -191,6 +191,8 @@ struct TierQuery {
     tier: Tier,
     query: Box<dyn Query>,
     distance: Option<u32>,
+    /// The field it searches: `name` or `features` (a model's feature names).
+    field: &'static str,
     /// Fuzzy: the keys this query stands for, to tell which features matched.
     keys: HashSet<String>,
 }
@@ -468,12 +470,16 @@ impl SearchIndex {
             tier,
             query,
             distance: None,
+            field: "name",
             keys: HashSet::new(),
         };
         Ok(match tier {
             Tier::ExactFqn => vec![one(term(f.fqn_key, &p.lower))],
             Tier::ExactName => vec![one(term(f.name_key, &p.key))],
-            Tier::ExactFeature => vec![one(term(f.feature_key, &p.key))],
+            Tier::ExactFeature => vec![TierQuery {
+                field: "features",
+                ..one(term(f.feature_key, &p.key))
+            }],
             Tier::Prefix if p.words.is_empty() => Vec::new(),
             Tier::Prefix => {
                 let prefix = |field: Field| -> Box<dyn Query> {
@@ -486,7 +492,13 @@ impl SearchIndex {
                     query.set_max_expansions(PREFIX_EXPANSIONS);
                     Box::new(query)
                 };
-                vec![one(prefix(f.name)), one(prefix(f.features))]
+                vec![
+                    one(prefix(f.name)),
+                    TierQuery {
+                        field: "features",
+                        ..one(prefix(f.features))
+                    },
+                ]
             }
             Tier::Fuzzy => {
                 let mut queries = Vec::new();
@@ -502,11 +514,12 @@ impl SearchIndex {
                             entry.1.insert(key);
                         }
                     }
-                    for ((distance, _), (terms, keys)) in by_distance {
+                    for ((distance, order), (terms, keys)) in by_distance {
                         queries.push(TierQuery {
                             tier,
                             query: Box::new(TermSetQuery::new(terms)),
                             distance: Some(distance),
+                            field: if order == 0 { "name" } else { "features" },
                             keys,
                         });
                     }
@@ -590,13 +603,6 @@ impl SearchIndex {
             text: text.to_owned(),
             ranges: vec![[0, text.chars().count()]],
         };
-        let last = p.words.len().saturating_sub(1);
-        let prefix_match = |word: &str, i: usize| {
-            p.words
-                .iter()
-                .enumerate()
-                .any(|(j, w)| w == word || (j == last && i > 0 && word.starts_with(w.as_str())))
-        };
         match q.tier {
             Tier::ExactFqn => {
                 reason.field = "fqn";
@@ -614,31 +620,27 @@ impl SearchIndex {
                     .highlights
                     .extend(reason.features.iter().map(|n| whole("features", n)));
             }
+            Tier::Prefix if q.field == "name" => reason.highlights.push(Highlight {
+                field: "name",
+                text: name.clone(),
+                ranges: phrase_prefix_ranges(&name, &p.words),
+            }),
             Tier::Prefix => {
-                let in_name = word_ranges(&name, |w| prefix_match(w, 1));
-                if schema::key(&name).starts_with(&p.key) || !in_name.is_empty() {
-                    reason.highlights.push(Highlight {
-                        field: "name",
-                        text: name.clone(),
-                        ranges: in_name,
-                    });
-                } else {
-                    reason.field = "features";
-                    for feature in &features {
-                        let ranges = word_ranges(feature, |w| prefix_match(w, 1));
-                        if schema::key(feature).contains(&p.key) || ranges.len() >= p.words.len() {
-                            reason.features.push(feature.clone());
-                            reason.highlights.push(Highlight {
-                                field: "features",
-                                text: feature.clone(),
-                                ranges,
-                            });
-                        }
+                reason.field = "features";
+                for feature in &features {
+                    let ranges = phrase_prefix_ranges(feature, &p.words);
+                    if !ranges.is_empty() {
+                        reason.features.push(feature.clone());
+                        reason.highlights.push(Highlight {
+                            field: "features",
+                            text: feature.clone(),
+                            ranges,
+                        });
                     }
                 }
             }
             Tier::Fuzzy if !q.keys.is_empty() => {
-                if q.keys.contains(&schema::key(&name)) {
+                if q.field == "name" {
                     reason.highlights.push(whole("name", &name));
                 } else {
                     reason.field = "features";
@@ -829,6 +831,34 @@ fn doc_id(doc: &TantivyDocument, f: &Fields) -> Result<Uuid, SearchError> {
         .and_then(|v| v.as_str())
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| SearchError::Task("an indexed document has no id".into()))
+}
+
+/// Character ranges of the first run of `text`'s word pieces equal to `words`, the last
+/// one a prefix (as the phrase-prefix query matched them); empty when there is none.
+fn phrase_prefix_ranges(text: &str, words: &[String]) -> Vec<[usize; 2]> {
+    let mut analyzer = schema::words_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut tokens = Vec::new();
+    while let Some(token) = stream.next() {
+        tokens.push((
+            token.text.clone(),
+            char_range(text, token.offset_from, token.offset_to),
+        ));
+    }
+    let Some((last, leading)) = words.split_last() else {
+        return Vec::new();
+    };
+    tokens
+        .windows(words.len())
+        .find(|window| {
+            window[..leading.len()]
+                .iter()
+                .zip(leading)
+                .all(|((t, _), w)| t == w)
+                && window[leading.len()].0.starts_with(last.as_str())
+        })
+        .map(|window| window.iter().map(|(_, r)| *r).collect())
+        .unwrap_or_default()
 }
 
 /// Character ranges of the word pieces of `text` that `matches` accepts.

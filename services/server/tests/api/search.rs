@@ -412,6 +412,9 @@ pub async fn suggest_and_bad_search_requests(app: &TestApp) {
             .iter()
             .any(|i| i["fqn"] == "mlflow.churn.avg_check_30d")
     );
+    // Models found through their features are not name completions (`churn` starts with
+    // `ch`, but not after `avg`).
+    assert_eq!(items.len(), 3, "{items:?}");
     // Distinct names, the shortest completion first, each through its best entity.
     let (_, body) = app.get("/api/v1/suggest?q=AVG%20CHECK").await;
     let items: Vec<(&str, &str, u64)> = body["items"]
