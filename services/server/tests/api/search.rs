@@ -31,6 +31,7 @@ async fn catalog(app: &TestApp) {
     );
     mart["owner"] = json!("growth");
     mart["description"] = json!("Daily client aggregates from billing");
+    mart["tags"] = json!(["pii-free", "tier-1"]);
     let (s, body) = app.put("/api/v1/tables", &app.editor, mart).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     for (fqn, owner, description, features) in [
@@ -222,6 +223,10 @@ pub async fn search_ranks_exact_prefix_fuzzy_and_words(app: &TestApp) {
     let [start, end] = [&highlight["ranges"][0][0], &highlight["ranges"][0][1]]
         .map(|v| v.as_u64().unwrap() as usize);
     assert_eq!(text[start..end].iter().collect::<String>(), "prepaid");
+    // Tags are words too.
+    let found = hits(app, "q=pii%20free").await;
+    assert_eq!(fqns(&found), ["hive.dwh.marts.client_daily"]);
+    assert_eq!(found[0]["matched"]["highlights"][0]["field"], "tags");
     // Columns are found by their table's name, after the table itself.
     let found = hits(app, "q=client_daily").await;
     assert_eq!(fqns(&found)[0], "hive.dwh.marts.client_daily");
