@@ -1,7 +1,7 @@
 //! What the index holds about one entity, and how it becomes a tantivy document.
 
 use tantivy::TantivyDocument;
-use tributary_catalog::{Entity, EntityKind, Fqn};
+use tributary_catalog::{Entity, EntityKind};
 use uuid::Uuid;
 
 use crate::schema::{self, Fields};
@@ -18,8 +18,12 @@ pub struct EntityDoc {
     pub tags: Vec<String>,
     /// The entity's owner, else its parent's.
     pub owner: Option<String>,
+    /// The service it belongs to (the first FQN part).
+    pub service: String,
     /// FQN of the containing table or model (columns and features).
     pub parent_fqn: Option<String>,
+    /// Name of that table or model, searched as words: columns are found by their table.
+    pub parent_name: Option<String>,
     /// A model's live feature names; empty for other kinds.
     pub features: Vec<String>,
 }
@@ -42,7 +46,9 @@ impl EntityDoc {
                 .owner
                 .clone()
                 .or_else(|| parent.filter(|_| inherits).and_then(|p| p.owner.clone())),
+            service: entity.fqn.parts().first().cloned().unwrap_or_default(),
             parent_fqn: parent.filter(|_| inherits).map(|p| p.fqn.to_string()),
+            parent_name: parent.filter(|_| inherits).map(|p| p.name.clone()),
             features: if entity.kind == EntityKind::MlModel {
                 features
             } else {
@@ -77,12 +83,12 @@ impl EntityDoc {
         if let Some(owner) = &self.owner {
             doc.add_text(f.owner, owner);
         }
-        doc.add_text(f.service, service_of(&self.fqn));
+        doc.add_text(f.service, &self.service);
         if let Some(parent) = &self.parent_fqn {
             doc.add_text(f.parent_fqn, parent);
-            if let Ok(parent) = Fqn::parse(parent) {
-                doc.add_text(f.context, parent.name());
-            }
+        }
+        if let Some(parent) = &self.parent_name {
+            doc.add_text(f.context, parent);
         }
         for feature in &self.features {
             doc.add_text(f.features, feature);
@@ -90,12 +96,4 @@ impl EntityDoc {
         }
         doc
     }
-}
-
-/// The service part of an FQN, unquoted.
-pub fn service_of(fqn: &str) -> String {
-    Fqn::parse(fqn)
-        .ok()
-        .and_then(|f| f.parts().first().cloned())
-        .unwrap_or_else(|| fqn.split('.').next().unwrap_or_default().to_owned())
 }
