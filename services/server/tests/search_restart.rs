@@ -145,6 +145,47 @@ async fn restarts(scratch: ScratchStore) {
     assert!(matches!(opening, Opening::Rebuilt(_)), "{opening:?}");
 }
 
+/// `tributary reindex` rebuilds the index beside the SQLite file, and refuses while another
+/// process holds it.
+#[tokio::test]
+async fn reindex_rebuilds_and_respects_the_lock() {
+    let scratch = tributary_store::testing::sqlite().await;
+    let store = scratch.store.clone();
+    let mut model = EntityDraft::bare(EntityKind::Service, Fqn::parse("mlflow").unwrap(), "test");
+    model.attrs = json!({"service_type": "mlflow"});
+    store
+        .put_service("test", model, Default::default())
+        .await
+        .unwrap();
+    let reindex = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+            .args(["--database-url", &scratch.url, "reindex"])
+            .env("TRIBUTARY_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = reindex();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.starts_with("reindexed 1 entities"), "{stdout}");
+    let db = scratch.url.trim_start_matches("sqlite://");
+    let dir = std::path::Path::new(db).with_extension("search");
+    let (held, found) = SearchIndex::open_dir(&dir).unwrap();
+    assert_eq!(
+        found,
+        Found::At {
+            seq: store.last_change_seq().await.unwrap()
+        }
+    );
+    let out = reindex();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by another process"),
+        "{out:?}"
+    );
+    drop(held);
+}
+
 #[tokio::test]
 async fn search_index_restarts_on_sqlite() {
     restarts(tributary_store::testing::sqlite().await).await;
