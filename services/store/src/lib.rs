@@ -30,7 +30,8 @@ use uuid::Uuid;
 pub use error::{ReferenceProblem, StoreError};
 pub use postgres::PgStore;
 pub use records::{
-    Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, EdgesWritten, EntityTree,
+    Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
+    DocumentWritten, EdgesWritten, EntityTree,
     Incident, IncidentStatus, IncidentSummary, ListQuery, NewDelivery, NewIncident, NewToken, Page,
     Severity, TokenRecord, TreeWritten, WriteCounts,
 };
@@ -127,6 +128,15 @@ pub trait Store: Send + Sync + 'static {
     /// Upserts edges by (from, to, source). Every endpoint must be a live entity that can
     /// carry lineage, or nothing is written.
     async fn put_edges(&self, actor: &str, edges: Vec<EdgeDraft>) -> Result<EdgesWritten>;
+
+    /// Applies a lineage document in one transaction: writes its models, creates its
+    /// declared tables when missing, upserts its edges and deletes the edges of its source
+    /// it no longer lists. Edges of other sources are untouched. A dry run rolls back.
+    async fn apply_lineage_document(
+        &self,
+        actor: &str,
+        write: DocumentWrite,
+    ) -> Result<DocumentWritten>;
 
     /// Deletes edges by key; returns the keys that matched nothing.
     async fn delete_edges(&self, actor: &str, keys: Vec<EdgeKey>) -> Result<Vec<EdgeKey>>;

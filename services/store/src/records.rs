@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tributary_catalog::{CatalogError, Entity, EntityDraft, EntityKind, Fqn, Role};
+use tributary_catalog::{CatalogError, EdgeDraft, Entity, EntityDraft, EntityKind, Fqn, Role};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -41,6 +41,30 @@ pub struct EdgesWritten {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+}
+
+/// A lineage document to apply: the desired state of everything one source asserts.
+#[derive(Debug, Clone)]
+pub struct DocumentWrite {
+    /// The source the document's entities and edges carry; its edges are replaced.
+    pub source: String,
+    /// Models with the full set of their features.
+    pub models: Vec<EntityTree>,
+    /// Tables to create when missing (existing ones are left alone).
+    pub tables_to_create: Vec<EntityTree>,
+    /// Every edge of `source`; stored edges of `source` not listed are deleted.
+    pub edges: Vec<EdgeDraft>,
+    /// Work everything out, report it, and roll back.
+    pub dry_run: bool,
+}
+
+/// What applying a document did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct DocumentWritten {
+    /// The change-log rows the document wrote, in order (rolled back in a dry run).
+    pub changes: Vec<Change>,
+    /// Edges listed and already stored as listed.
+    pub edges_unchanged: u64,
 }
 
 /// How many live children of one kind an entity has.

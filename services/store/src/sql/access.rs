@@ -132,13 +132,20 @@ macro_rules! sql_access {
         }
 
         async fn changes_after(store: &$store, after: i64, limit: u32) -> Result<Vec<Change>> {
+            let mut conn = store.pool.acquire().await?;
+            changes_in(&mut conn, after, limit).await
+        }
+
+        /// Change-log rows after `after`, read on `conn` (inside a transaction, its own
+        /// uncommitted rows included).
+        async fn changes_in(conn: &mut Conn, after: i64, limit: u32) -> Result<Vec<Change>> {
             let rows = sqlx::query(
                 "SELECT seq, at, actor, op, entity_id, fqn, detail FROM change_log \
                  WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .bind(after)
             .bind(i64::from(limit))
-            .fetch_all(&store.pool)
+            .fetch_all(&mut *conn)
             .await?;
             rows.iter()
                 .map(|row| {

@@ -66,7 +66,18 @@ macro_rules! sql_edges {
             edges: Vec<EdgeDraft>,
         ) -> Result<EdgesWritten> {
             let mut tx = store.begin_write().await?;
-            let now = Utc::now();
+            let written = write_edges(&mut tx, actor, Utc::now(), edges).await?;
+            tx.commit().await?;
+            Ok(written)
+        }
+
+        /// Upserts edges inside the caller's transaction; see `Store::put_edges`.
+        async fn write_edges(
+            tx: &mut Conn,
+            actor: &str,
+            now: DateTime<Utc>,
+            edges: Vec<EdgeDraft>,
+        ) -> Result<EdgesWritten> {
             let mut wanted: Vec<String> = Vec::new();
             let mut columns: HashSet<String> = HashSet::new();
             for edge in &edges {
@@ -80,7 +91,7 @@ macro_rules! sql_edges {
             wanted.extend(columns.iter().cloned());
             wanted.sort_unstable();
             wanted.dedup();
-            let found: HashMap<String, Entity> = entities_at(&mut tx, &wanted)
+            let found: HashMap<String, Entity> = entities_at(&mut *tx, &wanted)
                 .await?
                 .into_iter()
                 .map(|e| (e.fqn.to_string(), e))
@@ -132,7 +143,7 @@ macro_rules! sql_edges {
                     )
                 })
                 .collect();
-            let stored = edges_for_keys(&mut tx, &keys).await?;
+            let stored = edges_for_keys(&mut *tx, &keys).await?;
             let writes = plan::plan_edges(edges, &ids, &stored, now);
             for chunk in writes.upserts.chunks(BATCH_ROWS) {
                 let mut qb = QueryBuilder::<Db>::new(
@@ -157,12 +168,90 @@ macro_rules! sql_edges {
                 );
                 qb.build().execute(&mut *tx).await?;
             }
-            append_changes(&mut tx, actor, now, &writes.changes).await?;
-            tx.commit().await?;
+            append_changes(&mut *tx, actor, now, &writes.changes).await?;
             Ok(EdgesWritten {
                 created: writes.created,
                 updated: writes.updated,
                 unchanged: writes.unchanged,
+            })
+        }
+
+        async fn apply_lineage_document(
+            store: &$store,
+            actor: &str,
+            write: DocumentWrite,
+        ) -> Result<DocumentWritten> {
+            let mut tx = store.begin_write().await?;
+            let now = Utc::now();
+            // Writes are serialised, so the rows after this position are this document's.
+            let before: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM change_log")
+                .fetch_one(&mut *tx)
+                .await?;
+            let before = before.unwrap_or(0);
+
+            // Declared tables are created when missing; existing ones belong to whoever
+            // wrote them (a connector, most often) and are left alone.
+            let declared: Vec<String> = write
+                .tables_to_create
+                .iter()
+                .map(|t| t.root.fqn.to_string())
+                .collect();
+            let live: HashSet<String> = entities_at(&mut tx, &declared)
+                .await?
+                .into_iter()
+                .filter(Entity::is_live)
+                .map(|e| e.fqn.to_string())
+                .collect();
+            for tree in write.tables_to_create {
+                if !live.contains(tree.root.fqn.as_str()) {
+                    write_tree(&mut tx, actor, now, tree).await?;
+                }
+            }
+            for tree in write.models {
+                write_tree(&mut tx, actor, now, tree).await?;
+            }
+            let wanted: HashSet<(String, String)> = write
+                .edges
+                .iter()
+                .map(|e| (e.key.from.to_string(), e.key.to.to_string()))
+                .collect();
+            let edges = write_edges(&mut tx, actor, now, write.edges).await?;
+
+            // Edges this source asserted before and no longer does.
+            let stale: Vec<Edge> = sqlx::query(AssertSqlSafe(edge_select("e.source = $1")))
+                .bind(write.source.as_str())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(edge_from_row)
+                .collect::<Result<Vec<Edge>>>()?
+                .into_iter()
+                .filter(|e| !wanted.contains(&(e.from.to_string(), e.to.to_string())))
+                .collect();
+            for chunk in stale.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE id IN (");
+                let mut list = qb.separated(", ");
+                for edge in chunk {
+                    list.push_bind(edge.id);
+                }
+                qb.push(")");
+                qb.build().execute(&mut *tx).await?;
+            }
+            let removed: Vec<PendingChange> = stale
+                .iter()
+                .map(|e| PendingChange::edge("edge.deleted", e))
+                .collect();
+            append_changes(&mut tx, actor, now, &removed).await?;
+
+            let changes = changes_in(&mut tx, before, u32::MAX).await?;
+            if write.dry_run {
+                tx.rollback().await?;
+            } else {
+                tx.commit().await?;
+            }
+            Ok(DocumentWritten {
+                changes,
+                edges_unchanged: edges.unchanged,
             })
         }
 

@@ -71,7 +71,8 @@ macro_rules! sql_store {
         use crate::plan::{self, EntityOutcome, EntityWrites, PendingChange};
         use crate::sql::{BATCH_ROWS, DELIVERY_COLUMNS, ENTITY_COLUMNS, INCIDENT_COLUMNS};
         use crate::{
-            Backend, Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, EdgesWritten,
+            Backend, Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
+            DocumentWritten, EdgesWritten,
             EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery, NewIncident,
             NewToken, Page, ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
         };
@@ -277,6 +278,14 @@ macro_rules! sql_store {
 
             async fn put_edges(&self, actor: &str, edges: Vec<EdgeDraft>) -> Result<EdgesWritten> {
                 put_edges(self, actor, edges).await
+            }
+
+            async fn apply_lineage_document(
+                &self,
+                actor: &str,
+                write: DocumentWrite,
+            ) -> Result<DocumentWritten> {
+                apply_lineage_document(self, actor, write).await
             }
 
             async fn delete_edges(&self, actor: &str, keys: Vec<EdgeKey>) -> Result<Vec<EdgeKey>> {

@@ -960,6 +960,129 @@ pub async fn delivery_attempts_retry_then_deliver_or_give_up(store: &dyn Store) 
     );
 }
 
+fn doc_edge(from: &str, to: &str, source: &str) -> EdgeDraft {
+    EdgeDraft {
+        key: EdgeKey {
+            from: fqn(from),
+            to: fqn(to),
+            source: source.into(),
+        },
+        columns: vec![],
+        transform: None,
+    }
+}
+
+fn doc_model(features: &[&str], source: &str) -> EntityTree {
+    let mut root = draft(EntityKind::MlModel, "ml.churn");
+    root.source = source.into();
+    EntityTree {
+        root,
+        children: Some(
+            features
+                .iter()
+                .map(|f| {
+                    let mut d = draft(EntityKind::Feature, &format!("ml.churn.{f}"));
+                    d.source = source.into();
+                    d
+                })
+                .collect(),
+        ),
+    }
+}
+
+pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
+    service(store, "hive").await;
+    service(store, "ml").await;
+    table(store, "hive.d.s.t", &["a", "b"]).await;
+    let src = "yaml:churn";
+    // Another source's edge into the same feature must survive every document push.
+    store
+        .put_entity_tree("test", doc_model(&["fa", "fb"], src))
+        .await
+        .unwrap();
+    store
+        .put_edges("test", vec![doc_edge("hive.d.s.t.b", "ml.churn.fa", "om:other")])
+        .await
+        .unwrap();
+    let write = |features: &[&str], edges: Vec<EdgeDraft>, dry_run: bool| tributary_store::DocumentWrite {
+        source: src.into(),
+        models: vec![doc_model(features, src)],
+        tables_to_create: vec![EntityTree {
+            root: draft(EntityKind::Table, "hive.d.s.created"),
+            children: Some(vec![column("hive.d.s.created", "x", "int")]),
+        }],
+        edges,
+        dry_run,
+    };
+    let both = || {
+        vec![
+            doc_edge("hive.d.s.t.a", "ml.churn.fa", src),
+            doc_edge("hive.d.s.t.b", "ml.churn.fb", src),
+        ]
+    };
+
+    // A dry run reports and writes nothing.
+    let before = log_len(store).await;
+    let dry = store
+        .apply_lineage_document("ci", write(&["fa", "fb"], both(), true))
+        .await
+        .unwrap();
+    assert!(dry.changes.iter().any(|c| c.op == "edge.created"));
+    assert_eq!(log_len(store).await, before);
+    assert!(store.get_entity(&fqn("hive.d.s.created")).await.is_err());
+
+    let first = store
+        .apply_lineage_document("ci", write(&["fa", "fb"], both(), false))
+        .await
+        .unwrap();
+    let ops: Vec<&str> = first.changes.iter().map(|c| c.op.as_str()).collect();
+    assert_eq!(ops.iter().filter(|o| **o == "edge.created").count(), 2, "{ops:?}");
+    assert!(first.changes.iter().any(|c| c.fqn.as_deref() == Some("hive.d.s.created")));
+    assert_eq!(log_len(store).await, first.changes.last().unwrap().seq);
+
+    // The same document again: nothing written.
+    let again = store
+        .apply_lineage_document("ci", write(&["fa", "fb"], both(), false))
+        .await
+        .unwrap();
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!(again.edges_unchanged, 2);
+
+    // A feature dropped: its feature and its edge go; the other source's edge stays.
+    let dropped = store
+        .apply_lineage_document(
+            "ci",
+            write(&["fa"], vec![doc_edge("hive.d.s.t.a", "ml.churn.fa", src)], false),
+        )
+        .await
+        .unwrap();
+    let ops: Vec<(&str, Option<&str>)> = dropped
+        .changes
+        .iter()
+        .map(|c| (c.op.as_str(), c.fqn.as_deref()))
+        .collect();
+    assert!(ops.contains(&("entity.deleted", Some("ml.churn.fb"))), "{ops:?}");
+    assert!(ops.contains(&("edge.deleted", None)), "{ops:?}");
+    let feature = store.get_entity(&fqn("ml.churn.fa")).await.unwrap();
+    let (upstream, _) = store.edges_of(feature.id, 10).await.unwrap();
+    let mut sources: Vec<&str> = upstream.iter().map(|e| e.source.as_str()).collect();
+    sources.sort();
+    assert_eq!(sources, ["om:other", src]);
+
+    // Invalid edges roll the whole document back.
+    let before = log_len(store).await;
+    let err = store
+        .apply_lineage_document(
+            "ci",
+            write(&["fa", "fc"], vec![doc_edge("hive.d.s.t.zzz", "ml.churn.fa", src)], false),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::References(_)), "{err}");
+    assert_eq!(log_len(store).await, before);
+    assert!(store.get_entity(&fqn("ml.churn.fc")).await.is_err());
+}
+
 pub async fn concurrent_claims_never_share_a_delivery(store: &dyn Store) {
     service(store, "hive").await;
     let root = table(store, "hive.db.s.t", &["a"]).await;
@@ -1011,6 +1134,7 @@ macro_rules! conformance_suite {
             claimed_deliveries_come_back_when_the_lease_runs_out,
             delivery_attempts_retry_then_deliver_or_give_up,
             concurrent_claims_never_share_a_delivery,
+            lineage_documents_replace_their_own_edges_only,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
