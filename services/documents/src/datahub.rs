@@ -99,6 +99,9 @@ struct FineGrained {
     confidence_score: Option<f64>,
 }
 
+/// Table-to-table edges by (from, to) FQN text, with the column mappings met for each.
+type TableEdges = BTreeMap<(String, String), (Fqn, Fqn, Vec<ColumnMapping>)>;
+
 fn at<T>(s: &Spanned<T>) -> (u64, u64) {
     (s.referenced.line(), s.referenced.column())
 }
@@ -172,8 +175,7 @@ pub(crate) fn parse(text: &str, rules: &[PlatformRule]) -> Result<Document, Docu
     }
     let mut targets: Vec<String> = Vec::new();
     // (from table, to table) → column mappings, in the order met.
-    let mut edges: BTreeMap<(String, String), (Fqn, Fqn, Vec<ColumnMapping>, Option<String>)> =
-        BTreeMap::new();
+    let mut edges: TableEdges = BTreeMap::new();
     let mut references = Vec::new();
     let mut reference = |fqn: &Fqn, expect: Expect, at: (u64, u64), path: String| {
         references.push(Reference {
@@ -239,7 +241,7 @@ pub(crate) fn parse(text: &str, rules: &[PlatformRule]) -> Result<Document, Docu
                     );
                     edges
                         .entry((from.to_string(), to.to_string()))
-                        .or_insert_with(|| (from, to.clone(), Vec::new(), None));
+                        .or_insert_with(|| (from, to.clone(), Vec::new()));
                 }
                 Err(message) => p.add(at(&up.entity), format!("{upath}.entity"), message),
             }
@@ -296,9 +298,7 @@ pub(crate) fn parse(text: &str, rules: &[PlatformRule]) -> Result<Document, Docu
                 for (_, (up_table, from)) in by_table {
                     let entry = edges
                         .entry((up_table.to_string(), down_table.to_string()))
-                        .or_insert_with(|| {
-                            (up_table.clone(), down_table.clone(), Vec::new(), None)
-                        });
+                        .or_insert_with(|| (up_table.clone(), down_table.clone(), Vec::new()));
                     entry.2.push(ColumnMapping {
                         from,
                         to: down.clone(),
@@ -312,14 +312,14 @@ pub(crate) fn parse(text: &str, rules: &[PlatformRule]) -> Result<Document, Docu
     let source = format!("yaml:datahub:{}", default_source(&[], &targets));
     let edges = edges
         .into_values()
-        .map(|(from, to, columns, transform)| EdgeDraft {
+        .map(|(from, to, columns)| EdgeDraft {
             key: EdgeKey {
                 from,
                 to,
                 source: source.clone(),
             },
             columns,
-            transform,
+            transform: None,
         })
         .collect();
     Ok(Document {

@@ -57,6 +57,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
         graph,
         search,
         notifier: None,
+        platforms: config.documents.datahub_platforms.clone().into(),
         anonymous_read: config.auth.anonymous_read,
     })
 }

@@ -24,7 +24,18 @@ pub struct Config {
     pub http: HttpConfig,
     pub graph: GraphConfig,
     pub search: SearchConfig,
+    pub documents: DocumentsConfig,
     pub notifier: crate::notifier::NotifierConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocumentsConfig {
+    /// How DataHub lineage files' datasets map to services: `[[documents.datahub_platforms]]`
+    /// with `platform`, optional `platform_instance`, `service`, and the `database` and
+    /// `schema` short dataset names lack. A platform without a rule maps to the service of
+    /// its instance's (else its own) name.
+    pub datahub_platforms: Vec<tributary_documents::PlatformRule>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -78,6 +89,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             graph: GraphConfig::default(),
             search: SearchConfig::default(),
+            documents: DocumentsConfig::default(),
             notifier: Default::default(),
         }
     }

@@ -37,19 +37,79 @@ where
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is over the server's limit (http.body_limit); split it",
-                )
-            } else {
-                ApiError::bad_request("unreadable_body", "the request body could not be read")
-            }
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A document body as text: YAML or JSON (`application/yaml`, `application/x-yaml`,
+/// `text/yaml`, `application/json`, `text/plain`), UTF-8, without NUL characters.
+pub struct DocumentText(pub String);
+
+impl<S> FromRequest<S> for DocumentText
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let accepted = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                matches!(
+                    mime.trim(),
+                    "application/yaml"
+                        | "application/x-yaml"
+                        | "text/yaml"
+                        | "text/x-yaml"
+                        | "application/json"
+                        | "text/plain"
+                )
+            });
+        if !accepted {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the document as YAML (Content-Type: application/yaml) or JSON \
+                 (application/json)",
+            ));
+        }
+        let bytes = read_body(req, state).await?;
+        let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_document",
+                format!(
+                    "the document is not UTF-8 (bad byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        if text.contains('\0') {
+            return Err(ApiError::bad_request(
+                "invalid_document",
+                "the document holds a NUL character, which the catalog cannot store",
+            ));
+        }
+        Ok(DocumentText(text))
+    }
+}
+
+/// The body within `http.body_limit` (413 beyond it).
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is over the server's limit (http.body_limit); split it",
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        }
+    })
 }
 
 /// Parses JSON, reporting where it went wrong. Strings holding NUL are refused: the
@@ -118,7 +178,6 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         refuse_nul(parts.uri.query().unwrap_or_default(), "query")?;
-        refuse_nul(parts.uri.query().unwrap_or_default(), "query")?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(q)| ApiQuery(q))
@@ -137,7 +196,6 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        refuse_nul(parts.uri.path(), "path")?;
         refuse_nul(parts.uri.path(), "path")?;
         Path::<T>::from_request_parts(parts, state)
             .await

@@ -16,6 +16,8 @@ pub struct AppState {
     /// Wakes the webhook notifier when an incident queues deliveries; `None` when no
     /// notifier runs (tests through `oneshot`, or a replica that leaves sending to others).
     pub notifier: Option<NotifierWaker>,
+    /// How DataHub lineage files map to services (`documents.datahub_platforms`).
+    pub platforms: Arc<[tributary_documents::PlatformRule]>,
     /// Whether requests without a token may read (`auth.anonymous_read`).
     pub anonymous_read: bool,
 }

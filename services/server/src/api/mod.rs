@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`: one router per resource, merged here with their OpenAPI.
 
+pub mod documents;
 pub mod entities;
 pub mod health;
 pub mod impact;
@@ -69,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(teams::router())
         .merge(entities::router())
         .merge(lineage::router())
+        .merge(documents::router())
         .merge(lineage_view::router())
         .merge(openmetadata::router())
         .merge(impact::router())

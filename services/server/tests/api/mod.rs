@@ -1,5 +1,6 @@
 //! The router suite: every endpoint through `oneshot`, run against each store backend.
 
+pub mod documents;
 pub mod failures;
 pub mod graph;
 pub mod harness;
@@ -37,6 +38,10 @@ macro_rules! all_api_tests {
             graph::openmetadata_add_lineage_bodies_work,
             incidents::incidents_snapshot_impact_and_queue_team_notifications,
             incidents::incident_requests_are_checked,
+            documents::documents_round_trip_idempotently,
+            documents::documents_own_only_their_edges,
+            documents::document_errors_say_where_and_suggest,
+            documents::datahub_lineage_files_are_mapped,
             search::search_ranks_exact_prefix_fuzzy_and_words,
             search::search_filters_and_pages,
             search::models_by_feature_exact_then_close,

@@ -219,6 +219,10 @@ macro_rules! sql_store {
                 entities_by_fqn(self, fqns).await
             }
 
+            async fn entities_by_fqn_with_deleted(&self, fqns: &[Fqn]) -> Result<Vec<Entity>> {
+                entities_by_fqn_with_deleted(self, fqns).await
+            }
+
             async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>> {
                 entities_by_id(self, ids).await
             }

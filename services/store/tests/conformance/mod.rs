@@ -1001,19 +1001,23 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .put_edges("test", vec![doc_edge("hive.d.s.t.b", "ml.churn.fa", "om:other")])
+        .put_edges(
+            "test",
+            vec![doc_edge("hive.d.s.t.b", "ml.churn.fa", "om:other")],
+        )
         .await
         .unwrap();
-    let write = |features: &[&str], edges: Vec<EdgeDraft>, dry_run: bool| tributary_store::DocumentWrite {
-        source: src.into(),
-        models: vec![doc_model(features, src)],
-        tables_to_create: vec![EntityTree {
-            root: draft(EntityKind::Table, "hive.d.s.created"),
-            children: Some(vec![column("hive.d.s.created", "x", "int")]),
-        }],
-        edges,
-        dry_run,
-    };
+    let write =
+        |features: &[&str], edges: Vec<EdgeDraft>, dry_run: bool| tributary_store::DocumentWrite {
+            source: src.into(),
+            models: vec![doc_model(features, src)],
+            tables_to_create: vec![EntityTree {
+                root: draft(EntityKind::Table, "hive.d.s.created"),
+                children: Some(vec![column("hive.d.s.created", "x", "int")]),
+            }],
+            edges,
+            dry_run,
+        };
     let both = || {
         vec![
             doc_edge("hive.d.s.t.a", "ml.churn.fa", src),
@@ -1036,8 +1040,17 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .await
         .unwrap();
     let ops: Vec<&str> = first.changes.iter().map(|c| c.op.as_str()).collect();
-    assert_eq!(ops.iter().filter(|o| **o == "edge.created").count(), 2, "{ops:?}");
-    assert!(first.changes.iter().any(|c| c.fqn.as_deref() == Some("hive.d.s.created")));
+    assert_eq!(
+        ops.iter().filter(|o| **o == "edge.created").count(),
+        2,
+        "{ops:?}"
+    );
+    assert!(
+        first
+            .changes
+            .iter()
+            .any(|c| c.fqn.as_deref() == Some("hive.d.s.created"))
+    );
     assert_eq!(log_len(store).await, first.changes.last().unwrap().seq);
 
     // The same document again: nothing written.
@@ -1052,7 +1065,11 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
     let dropped = store
         .apply_lineage_document(
             "ci",
-            write(&["fa"], vec![doc_edge("hive.d.s.t.a", "ml.churn.fa", src)], false),
+            write(
+                &["fa"],
+                vec![doc_edge("hive.d.s.t.a", "ml.churn.fa", src)],
+                false,
+            ),
         )
         .await
         .unwrap();
@@ -1061,7 +1078,10 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .iter()
         .map(|c| (c.op.as_str(), c.fqn.as_deref()))
         .collect();
-    assert!(ops.contains(&("entity.deleted", Some("ml.churn.fb"))), "{ops:?}");
+    assert!(
+        ops.contains(&("entity.deleted", Some("ml.churn.fb"))),
+        "{ops:?}"
+    );
     assert!(ops.contains(&("edge.deleted", None)), "{ops:?}");
     let feature = store.get_entity(&fqn("ml.churn.fa")).await.unwrap();
     let (upstream, _) = store.edges_of(feature.id, 10).await.unwrap();
@@ -1074,7 +1094,11 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
     let err = store
         .apply_lineage_document(
             "ci",
-            write(&["fa", "fc"], vec![doc_edge("hive.d.s.t.zzz", "ml.churn.fa", src)], false),
+            write(
+                &["fa", "fc"],
+                vec![doc_edge("hive.d.s.t.zzz", "ml.churn.fa", src)],
+                false,
+            ),
         )
         .await
         .unwrap_err();
