@@ -11,11 +11,13 @@
 mod datahub;
 mod error;
 mod plan;
+mod schema;
 mod v1;
 
 pub use datahub::PlatformRule;
 pub use error::{DocumentError, Problem};
 pub use plan::{Document, Expect, Format, Reference};
+pub use schema::{SCHEMA, check_schema};
 
 /// Reads and checks a document. `platforms` maps DataHub platforms to services (unused
 /// for Tributary's own format).

@@ -151,7 +151,7 @@ impl Config {
             // Variables the CLI and tests read are not config keys.
             .merge(
                 Env::prefixed("TRIBUTARY_")
-                    .ignore(&["TOKEN", "TEST_POSTGRES_URL", "REQUIRE_POSTGRES"])
+                    .ignore(&["TOKEN", "SERVER", "TEST_POSTGRES_URL", "REQUIRE_POSTGRES"])
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides))

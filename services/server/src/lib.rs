@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod lineage_cli;
 pub mod live_graph;
 pub mod notifier;
 pub mod state;

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tributary_catalog::Role;
 use tributary_server::config::{Config, ConfigOverrides, redact_url};
-use tributary_server::{api, app, bootstrap, demo, synthetic};
+use tributary_server::{api, app, bootstrap, demo, lineage_cli, synthetic};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Lineage documents: check them offline, push them from CI.
+    Lineage {
+        #[command(subcommand)]
+        command: LineageCommand,
+    },
     /// Rebuild the search index from the catalog (stop the server first when the index
     /// is on disk: one process writes it at a time).
     Reindex,
@@ -61,6 +66,30 @@ enum Command {
 enum DevCommand {
     /// Write a synthetic catalog of the given shape into the configured database.
     Generate(synthetic::CatalogShape),
+}
+
+#[derive(Subcommand)]
+enum LineageCommand {
+    /// Check documents against the format's rules and its JSON Schema, without a server.
+    /// Exit 0 when all are valid, 1 when one is not.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Push documents to a server with the editor token in TRIBUTARY_TOKEN (never printed).
+    /// Exit 0 when all applied, 1 when one is invalid, 2 on server, network or auth errors.
+    Push {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The server, e.g. https://catalog.example.com
+        #[arg(long, env = "TRIBUTARY_SERVER")]
+        server: String,
+        /// Show the diff, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = lineage_cli::OutputFormat::Text)]
+        format: lineage_cli::OutputFormat,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +138,24 @@ async fn main() -> anyhow::Result<()> {
     if let Command::Openapi = cli.command {
         println!("{}", api::openapi().to_pretty_json()?);
         return Ok(());
+    }
+    // The lineage commands need no catalog of their own.
+    if let Command::Lineage { command } = cli.command {
+        let code = match command {
+            LineageCommand::Validate { files } => {
+                lineage_cli::validate(&files, &config.documents.datahub_platforms)
+            }
+            LineageCommand::Push {
+                files,
+                server,
+                dry_run,
+                format,
+            } => {
+                let token = std::env::var("TRIBUTARY_TOKEN").ok();
+                lineage_cli::push(&files, &server, token.as_deref(), dry_run, format).await
+            }
+        };
+        std::process::exit(code);
     }
 
     let store = tributary_store::open(&config.database_url)
@@ -207,7 +254,9 @@ async fn main() -> anyhow::Result<()> {
                 rebuilt.seq
             );
         }
-        Command::Openapi => unreachable!("handled before the store is opened"),
+        Command::Openapi | Command::Lineage { .. } => {
+            unreachable!("handled before the store is opened")
+        }
     }
     Ok(())
 }
