@@ -22,9 +22,22 @@ pub use schema::{SCHEMA, check_schema};
 /// Reads and checks a document. `platforms` maps DataHub platforms to services (unused
 /// for Tributary's own format).
 pub fn parse(text: &str, platforms: &[PlatformRule]) -> Result<Document, DocumentError> {
-    let shape: serde_json::Value = v1::from_yaml(text)?;
-    match shape.get("lineage") {
-        Some(_) => datahub::parse(text, platforms),
-        None => v1::parse(text),
+    if is_datahub(text) {
+        datahub::parse(text, platforms)
+    } else {
+        v1::parse(text)
     }
+}
+
+/// Whether the document has a top-level `lineage:` key (DataHub's file), decided without a
+/// second full YAML parse: as JSON when it is JSON, else by its unindented keys.
+fn is_datahub(text: &str) -> bool {
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(text) {
+        return map.contains_key("lineage");
+    }
+    text.lines().any(|line| {
+        ["lineage:", "\"lineage\":", "'lineage':"]
+            .iter()
+            .any(|key| line.starts_with(key))
+    })
 }

@@ -238,3 +238,51 @@ lineage:
             .any(|r| r.name == "hive_prod.dwh.raw.payments.amount" && r.expect == Expect::Column)
     );
 }
+
+/// The documented example is a valid document, by the parser and by the JSON Schema.
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = include_str!("../../../docs/lineage-documents.md");
+    let example = doc
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the doc has a YAML example");
+    let parsed = parse(example, &[]).unwrap();
+    assert_eq!(parsed.source, "yaml:churn-model");
+    assert_eq!(parsed.tables_to_create.len(), 1);
+    let value: serde_json::Value = serde_saphyr::from_str(example).unwrap();
+    assert_eq!(tributary_documents::check_schema(&value), []);
+}
+
+/// The JSON Schema refuses what the parser refuses, for editors to catch it first.
+#[test]
+fn the_schema_refuses_what_the_parser_refuses() {
+    for (bad, why) in [
+        (
+            "version: 1\nmodels:\n  - fqn: a.b\n    colour: red\n",
+            "unknown key",
+        ),
+        (
+            "version: 1\nmodels:\n  - fqn: a.b\n    features:\n      - name: f\n",
+            "no source",
+        ),
+        ("version: 2\nmodels: []\n", "version"),
+        ("version: 1\n", "nothing listed"),
+        (
+            "version: 1\ntables:\n  - fqn: a.b.c.d\n    columns: [{name: x}]\n",
+            "columns without create",
+        ),
+        (
+            "version: 1\nmodels:\n  - fqn: a.b\n    service: a\n    name: b\n",
+            "fqn and service",
+        ),
+    ] {
+        let value: serde_json::Value = serde_saphyr::from_str(bad).unwrap();
+        assert!(
+            !tributary_documents::check_schema(&value).is_empty(),
+            "schema accepted: {why}"
+        );
+        assert!(parse(bad, &[]).is_err(), "parser accepted: {why}");
+    }
+}

@@ -217,10 +217,12 @@ pub async fn sync_after_writes(
 /// and left for the next round.
 async fn follow(state: &AppState) {
     let store = state.store.as_ref();
-    if let Err(err) = state.graph.sync(store).await {
+    // Independent readers of the same rows: side by side, the write waits for the slower.
+    let (graph, search) = tokio::join!(state.graph.sync(store), state.search.sync(store));
+    if let Err(err) = graph {
         tracing::warn!(error = %err, "could not apply changes to the lineage graph; retrying later");
     }
-    if let Err(err) = state.search.sync(store).await {
+    if let Err(err) = search {
         tracing::warn!(error = %err, "could not apply changes to the search index; retrying later");
     }
 }

@@ -31,8 +31,8 @@ pub use error::{ReferenceProblem, StoreError};
 pub use postgres::PgStore;
 pub use records::{
     Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite, DocumentWritten,
-    EdgesWritten, EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery, NewDelivery,
-    NewIncident, NewToken, Page, Severity, TokenRecord, TreeWritten, WriteCounts,
+    EdgesWritten, EntityState, EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery,
+    NewDelivery, NewIncident, NewToken, Page, Severity, TokenRecord, TreeWritten, WriteCounts,
 };
 pub use sqlite::SqliteStore;
 
@@ -72,9 +72,9 @@ pub trait Store: Send + Sync + 'static {
     /// The live entities at the given FQNs, in no particular order; missing ones are left out.
     async fn entities_by_fqn(&self, fqns: &[Fqn]) -> Result<Vec<Entity>>;
 
-    /// The entities at the given FQNs, live or soft-deleted (to say which references point
-    /// at something deleted); missing ones are left out.
-    async fn entities_by_fqn_with_deleted(&self, fqns: &[Fqn]) -> Result<Vec<Entity>>;
+    /// Id, kind and liveness of the entities at the given FQNs, live or soft-deleted (to
+    /// say which references point at something deleted); missing ones are left out.
+    async fn entity_states(&self, fqns: &[Fqn]) -> Result<Vec<EntityState>>;
 
     /// Entities (live or soft-deleted) with the given ids, in no particular order.
     async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>>;

@@ -43,6 +43,15 @@ pub struct EdgesWritten {
     pub unchanged: u64,
 }
 
+/// What reference checks need of an entity: its id, kind and whether it is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityState {
+    pub id: Uuid,
+    pub kind: EntityKind,
+    pub fqn: String,
+    pub live: bool,
+}
+
 /// A lineage document to apply: the desired state of everything one source asserts.
 #[derive(Debug, Clone)]
 pub struct DocumentWrite {

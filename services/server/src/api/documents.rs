@@ -8,10 +8,10 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tributary_catalog::{Entity, EntityKind, Fqn};
+use tributary_catalog::{EntityKind, Fqn};
 use tributary_documents::{Document, DocumentError, Expect, Format, Reference};
 use tributary_search::{Filters, SearchRequest, Tier};
-use tributary_store::{Change, DocumentWrite};
+use tributary_store::{Change, DocumentWrite, EntityState};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -190,12 +190,12 @@ async fn check_references(state: &AppState, document: &Document) -> Result<(), A
         .filter(|r| r.expect != Expect::Team)
         .filter_map(|r| Fqn::parse(&r.name).ok())
         .collect();
-    let found: HashMap<String, Entity> = state
+    let found: HashMap<String, EntityState> = state
         .store
-        .entities_by_fqn_with_deleted(&fqns)
+        .entity_states(&fqns)
         .await?
         .into_iter()
-        .map(|e| (e.fqn.to_string(), e))
+        .map(|e| (e.fqn.clone(), e))
         .collect();
     let needs_teams = document.references.iter().any(|r| r.expect == Expect::Team);
     let teams: HashSet<String> = if needs_teams {
@@ -219,7 +219,7 @@ async fn check_references(state: &AppState, document: &Document) -> Result<(), A
             }
             expect => match found.get(&reference.name) {
                 None => format!("no {} of this name exists", expected_word(expect)),
-                Some(e) if !e.is_live() => format!(
+                Some(e) if !e.live => format!(
                     "{} {} was deleted; restore it or point at another",
                     e.kind, reference.name
                 ),

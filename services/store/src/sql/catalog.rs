@@ -180,12 +180,6 @@ macro_rules! sql_catalog {
             Ok(found.into_iter().filter(Entity::is_live).collect())
         }
 
-        async fn entities_by_fqn_with_deleted(store: &$store, fqns: &[Fqn]) -> Result<Vec<Entity>> {
-            let mut conn = store.pool.acquire().await?;
-            let texts: Vec<String> = fqns.iter().map(|f| f.to_string()).collect();
-            entities_at(&mut conn, &texts).await
-        }
-
         async fn entities_by_id(store: &$store, ids: &[Uuid]) -> Result<Vec<Entity>> {
             let mut out = Vec::with_capacity(ids.len());
             for chunk in ids.chunks(BATCH_ROWS) {

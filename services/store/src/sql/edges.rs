@@ -66,17 +66,20 @@ macro_rules! sql_edges {
             edges: Vec<EdgeDraft>,
         ) -> Result<EdgesWritten> {
             let mut tx = store.begin_write().await?;
-            let written = write_edges(&mut tx, actor, Utc::now(), edges).await?;
+            let written = write_edges(&mut tx, actor, Utc::now(), edges, None).await?;
             tx.commit().await?;
             Ok(written)
         }
 
-        /// Upserts edges inside the caller's transaction; see `Store::put_edges`.
+        /// Upserts edges inside the caller's transaction; see `Store::put_edges`. A caller
+        /// that already holds every stored edge the drafts could match (all of one source)
+        /// passes them as `known`, saving the lookup by key.
         async fn write_edges(
             tx: &mut Conn,
             actor: &str,
             now: DateTime<Utc>,
             edges: Vec<EdgeDraft>,
+            known: Option<&[Edge]>,
         ) -> Result<EdgesWritten> {
             let mut wanted: Vec<String> = Vec::new();
             let mut columns: HashSet<String> = HashSet::new();
@@ -91,16 +94,12 @@ macro_rules! sql_edges {
             wanted.extend(columns.iter().cloned());
             wanted.sort_unstable();
             wanted.dedup();
-            let found: HashMap<String, Entity> = entities_at(&mut *tx, &wanted)
-                .await?
-                .into_iter()
-                .map(|e| (e.fqn.to_string(), e))
-                .collect();
+            let found = entity_states_at(&mut *tx, &wanted).await?;
             let mut problems = Vec::new();
             for fqn in &wanted {
                 let problem = match found.get(fqn) {
                     None => "does not exist".to_owned(),
-                    Some(e) if !e.is_live() => "was deleted".to_owned(),
+                    Some(e) if !e.live => "was deleted".to_owned(),
                     // A model's features are its input columns: OpenMetadata and lineage
                     // documents map table columns onto them.
                     Some(e)
@@ -143,7 +142,17 @@ macro_rules! sql_edges {
                     )
                 })
                 .collect();
-            let stored = edges_for_keys(&mut *tx, &keys).await?;
+            let stored = match known {
+                Some(known) => {
+                    let wanted: HashSet<(Uuid, Uuid, String)> = keys.iter().cloned().collect();
+                    known
+                        .iter()
+                        .filter(|e| wanted.contains(&(e.from_id, e.to_id, e.source.clone())))
+                        .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
+                        .collect()
+                }
+                None => edges_for_keys(&mut *tx, &keys).await?,
+            };
             let writes = plan::plan_edges(edges, &ids, &stored, now);
             for chunk in writes.upserts.chunks(BATCH_ROWS) {
                 let mut qb = QueryBuilder::<Db>::new(
@@ -215,16 +224,18 @@ macro_rules! sql_edges {
                 .iter()
                 .map(|e| (e.key.from.to_string(), e.key.to.to_string()))
                 .collect();
-            let edges = write_edges(&mut tx, actor, now, write.edges).await?;
-
-            // Edges this source asserted before and no longer does.
-            let stale: Vec<Edge> = sqlx::query(AssertSqlSafe(edge_select("e.source = $1")))
+            // Every edge of the source, read once: what the drafts match, and what is stale.
+            let stored: Vec<Edge> = sqlx::query(AssertSqlSafe(edge_select("e.source = $1")))
                 .bind(write.source.as_str())
                 .fetch_all(&mut *tx)
                 .await?
                 .iter()
                 .map(edge_from_row)
-                .collect::<Result<Vec<Edge>>>()?
+                .collect::<Result<Vec<Edge>>>()?;
+            let edges = write_edges(&mut tx, actor, now, write.edges, Some(&stored)).await?;
+
+            // Edges this source asserted before and no longer does.
+            let stale: Vec<Edge> = stored
                 .into_iter()
                 .filter(|e| !wanted.contains(&(e.from.to_string(), e.to.to_string())))
                 .collect();

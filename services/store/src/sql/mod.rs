@@ -72,7 +72,7 @@ macro_rules! sql_store {
         use crate::sql::{BATCH_ROWS, DELIVERY_COLUMNS, ENTITY_COLUMNS, INCIDENT_COLUMNS};
         use crate::{
             Backend, Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
-            DocumentWritten, EdgesWritten,
+            DocumentWritten, EdgesWritten, EntityState,
             EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery, NewIncident,
             NewToken, Page, ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
         };
@@ -120,6 +120,40 @@ macro_rules! sql_store {
                 qb.push(")");
                 for row in qb.build().fetch_all(&mut *conn).await? {
                     out.push(entity_from_row(&row)?);
+                }
+            }
+            Ok(out)
+        }
+
+        /// Id, kind and liveness of the entities at `fqns`, by FQN: the light lookup for
+        /// checking and resolving thousands of references.
+        async fn entity_states_at(
+            conn: &mut Conn,
+            fqns: &[String],
+        ) -> Result<HashMap<String, EntityState>> {
+            let mut out = HashMap::with_capacity(fqns.len());
+            for chunk in fqns.chunks(BATCH_ROWS) {
+                let mut qb = QueryBuilder::<Db>::new(
+                    "SELECT id, kind, fqn, deleted_at FROM entities WHERE fqn IN (",
+                );
+                let mut list = qb.separated(", ");
+                for fqn in chunk {
+                    list.push_bind(fqn.as_str());
+                }
+                qb.push(")");
+                for row in qb.build().fetch_all(&mut *conn).await? {
+                    let kind: String = row.try_get("kind")?;
+                    let fqn: String = row.try_get("fqn")?;
+                    let deleted: Option<DateTime<Utc>> = row.try_get("deleted_at")?;
+                    out.insert(
+                        fqn.clone(),
+                        EntityState {
+                            id: row.try_get("id")?,
+                            kind: kind.parse().map_err(corrupt)?,
+                            fqn,
+                            live: deleted.is_none(),
+                        },
+                    );
                 }
             }
             Ok(out)
@@ -219,8 +253,10 @@ macro_rules! sql_store {
                 entities_by_fqn(self, fqns).await
             }
 
-            async fn entities_by_fqn_with_deleted(&self, fqns: &[Fqn]) -> Result<Vec<Entity>> {
-                entities_by_fqn_with_deleted(self, fqns).await
+            async fn entity_states(&self, fqns: &[Fqn]) -> Result<Vec<EntityState>> {
+                let mut conn = self.pool.acquire().await?;
+                let texts: Vec<String> = fqns.iter().map(|f| f.to_string()).collect();
+                Ok(entity_states_at(&mut conn, &texts).await?.into_values().collect())
             }
 
             async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>> {

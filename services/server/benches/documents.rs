@@ -1,0 +1,208 @@
+//! A lineage document with 5,000 features, each fed by its own column, pushed over HTTP to
+//! a server on SQLite and on PostgreSQL: the first push (model, features and edges created,
+//! graph and search index brought up to date before the answer) and a re-push of the
+//! unchanged document (nothing written). Medians and maxima over several pushes.
+//!
+//! `TRIBUTARY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!  cargo bench -p tributary-server --bench documents`
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection};
+use tributary_catalog::{EntityDraft, EntityKind, Fqn, Role};
+use tributary_server::api::tokens::issue_token;
+use tributary_server::config::Config;
+use tributary_store::{EntityTree, PgStore, SqliteStore, Store};
+
+const FEATURES: usize = 5_000;
+const COLUMNS_PER_TABLE: usize = 50;
+/// Distinct models pushed for the first-push figure; re-pushes per model.
+const MODELS: usize = 7;
+const REPUSHES: usize = 3;
+
+fn fqn(text: &str) -> Fqn {
+    Fqn::parse(text).unwrap()
+}
+
+fn document(model: &str) -> String {
+    let mut doc =
+        format!("version: 1\nmodels:\n  - fqn: {model}\n    owner: ml-team\n    features:\n");
+    for i in 0..FEATURES {
+        let (t, c) = (i / COLUMNS_PER_TABLE, i % COLUMNS_PER_TABLE);
+        doc.push_str(&format!(
+            "      - name: feature_{i:05}\n        data_type: numerical\n        source: hive.dwh.marts.mart_{t:03}.col_{c:02}\n        transform: avg over 30 days\n"
+        ));
+    }
+    doc
+}
+
+async fn seed(store: &dyn Store) {
+    for (name, kind) in [("hive", "hive"), ("mlflow", "mlflow")] {
+        let mut draft = EntityDraft::bare(EntityKind::Service, fqn(name), "bench");
+        draft.attrs = serde_json::json!({ "service_type": kind });
+        store
+            .put_service("bench", draft, Default::default())
+            .await
+            .unwrap();
+    }
+    store
+        .put_team(
+            "bench",
+            tributary_catalog::TeamDraft {
+                name: "ml-team".into(),
+                display_name: None,
+                description: None,
+                contact: None,
+                webhook_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    for t in 0..FEATURES.div_ceil(COLUMNS_PER_TABLE) {
+        let table = format!("hive.dwh.marts.mart_{t:03}");
+        let columns = (0..COLUMNS_PER_TABLE)
+            .map(|c| {
+                let mut d = EntityDraft::bare(
+                    EntityKind::Column,
+                    fqn(&format!("{table}.col_{c:02}")),
+                    "bench",
+                );
+                d.attrs = serde_json::json!({ "data_type": "double", "ordinal": c });
+                d
+            })
+            .collect();
+        store
+            .put_entity_tree(
+                "bench",
+                EntityTree {
+                    root: EntityDraft::bare(EntityKind::Table, fqn(&table), "bench"),
+                    children: Some(columns),
+                },
+            )
+            .await
+            .unwrap();
+    }
+}
+
+fn stats(mut samples: Vec<Duration>) -> (f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (ms(samples[samples.len() / 2]), ms(*samples.last().unwrap()))
+}
+
+async fn run(label: &str, store: Arc<dyn Store>) -> String {
+    seed(store.as_ref()).await;
+    let token = issue_token(store.as_ref(), "bench", "ci", Role::Editor)
+        .await
+        .unwrap()
+        .token;
+    let config = Config::default();
+    let state = tributary_server::app::state(store.clone(), &config)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/api/v1/lineage/documents",
+        listener.local_addr().unwrap()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        tributary_server::app::serve(state, &Config::default(), listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let http = reqwest::Client::new();
+    let push = |doc: String| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let started = Instant::now();
+            let res = http
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/yaml")
+                .body(doc)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert!(status.is_success(), "{body}");
+            (started.elapsed(), body)
+        }
+    };
+    let (mut first, mut again) = (Vec::new(), Vec::new());
+    for m in 0..MODELS {
+        let doc = document(&format!("mlflow.model_{m}"));
+        let (took, body) = push(doc.clone()).await;
+        assert_eq!(
+            body["edges"]["added"].as_array().unwrap().len(),
+            FEATURES,
+            "every edge is new on the first push"
+        );
+        first.push(took);
+        for _ in 0..REPUSHES {
+            let (took, body) = push(doc.clone()).await;
+            assert_eq!(body["edges"]["unchanged"], FEATURES as u64);
+            assert!(body["entities"]["updated"].as_array().unwrap().is_empty());
+            again.push(took);
+        }
+    }
+    let _ = stop.send(());
+    let _ = server.await;
+    let (f50, fmax) = stats(first);
+    let (a50, amax) = stats(again);
+    format!(
+        "| {label} | {f50:.0} | {fmax:.0} | {a50:.0} | {amax:.0} | {} bytes |",
+        document("mlflow.model_0").len()
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut rows = Vec::new();
+
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&format!("sqlite://{}/catalog.db", dir.path().display()))
+        .await
+        .unwrap();
+    rows.push(run("SQLite", Arc::new(sqlite)).await);
+
+    if let Ok(admin_url) = std::env::var("TRIBUTARY_BENCH_POSTGRES_URL")
+        .or_else(|_| std::env::var("TRIBUTARY_TEST_POSTGRES_URL"))
+    {
+        let db = "tributary_bench_documents";
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+        for ddl in [
+            format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(ddl))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        let options = PgConnectOptions::from_str(&admin_url).unwrap().database(db);
+        let pg = PgStore::open_with(options).await.unwrap();
+        rows.push(run("PostgreSQL", Arc::new(pg)).await);
+    } else {
+        eprintln!("TRIBUTARY_BENCH_POSTGRES_URL not set: PostgreSQL skipped");
+    }
+
+    println!(
+        "\n| backend | first push median ms | first push max ms | re-push median ms | re-push max ms | document |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!(
+        "\n({FEATURES} features, each with a source column and a transform; {MODELS} models pushed \
+         once each, then {REPUSHES} unchanged re-pushes each; over HTTP, graph and search index \
+         updated before each answer)"
+    );
+}
