@@ -103,6 +103,17 @@ impl Scalar {
     }
 }
 
+/// A reference to `name`, placed where `written` was written.
+fn reference<T>(name: String, expect: Expect, written: &Spanned<T>, path: String) -> Reference {
+    Reference {
+        name,
+        expect,
+        line: written.referenced.line(),
+        column: written.referenced.column(),
+        path,
+    }
+}
+
 fn at<T>(s: &Spanned<T>) -> (u64, u64) {
     (s.referenced.line(), s.referenced.column())
 }
@@ -194,13 +205,12 @@ pub(crate) fn parse(text: &str) -> Result<Document, DocumentError> {
             }
         };
         let owner = model.owner.map(|o| {
-            out.references.push(Reference {
-                name: o.value.clone(),
-                expect: Expect::Team,
-                line: o.referenced.line(),
-                column: o.referenced.column(),
-                path: format!("{path}.owner"),
-            });
+            out.references.push(reference(
+                o.value.clone(),
+                Expect::Team,
+                &o,
+                format!("{path}.owner"),
+            ));
             o.value
         });
         check_text(&mut p, &path, "description", model.description.as_deref());
@@ -270,13 +280,12 @@ pub(crate) fn parse(text: &str) -> Result<Document, DocumentError> {
             }
             for (column, cpath) in sources {
                 if let Some(from) = p.fqn(&column.value, EntityKind::Column, at(&column), &cpath) {
-                    out.references.push(Reference {
-                        name: from.to_string(),
-                        expect: Expect::Column,
-                        line: column.referenced.line(),
-                        column: column.referenced.column(),
-                        path: cpath,
-                    });
+                    out.references.push(reference(
+                        from.to_string(),
+                        Expect::Column,
+                        &column,
+                        cpath,
+                    ));
                     out.edges
                         .push(edge(&from, &feature_fqn, feature.transform.clone()));
                 }
@@ -291,13 +300,12 @@ pub(crate) fn parse(text: &str) -> Result<Document, DocumentError> {
             let cpath = format!("{path}.consumers[{c}]");
             match Fqn::parse(&consumer.value) {
                 Ok(to) => {
-                    out.references.push(Reference {
-                        name: to.to_string(),
-                        expect: Expect::Consumer,
-                        line: consumer.referenced.line(),
-                        column: consumer.referenced.column(),
-                        path: cpath,
-                    });
+                    out.references.push(reference(
+                        to.to_string(),
+                        Expect::Consumer,
+                        &consumer,
+                        cpath,
+                    ));
                     out.edges.push(edge(&fqn, &to, None));
                 }
                 Err(err) => p.add(at(&consumer), cpath, err.to_string()),
@@ -345,13 +353,8 @@ pub(crate) fn parse(text: &str) -> Result<Document, DocumentError> {
                     p.add(at(upstream), &upath, "a table cannot be its own upstream");
                     continue;
                 }
-                out.references.push(Reference {
-                    name: from.to_string(),
-                    expect: Expect::Table,
-                    line: upstream.referenced.line(),
-                    column: upstream.referenced.column(),
-                    path: upath,
-                });
+                out.references
+                    .push(reference(from.to_string(), Expect::Table, upstream, upath));
                 out.edges.push(edge(&from, &fqn, None));
             }
         }
@@ -364,23 +367,21 @@ pub(crate) fn parse(text: &str) -> Result<Document, DocumentError> {
                      or leave them to the table's connector",
                 );
             }
-            out.references.push(Reference {
-                name: fqn.to_string(),
-                expect: Expect::Table,
-                line: table.fqn.referenced.line(),
-                column: table.fqn.referenced.column(),
-                path: format!("{path}.fqn"),
-            });
+            out.references.push(reference(
+                fqn.to_string(),
+                Expect::Table,
+                &table.fqn,
+                format!("{path}.fqn"),
+            ));
             continue;
         }
         let owner = table.owner.map(|o| {
-            out.references.push(Reference {
-                name: o.value.clone(),
-                expect: Expect::Team,
-                line: o.referenced.line(),
-                column: o.referenced.column(),
-                path: format!("{path}.owner"),
-            });
+            out.references.push(reference(
+                o.value.clone(),
+                Expect::Team,
+                &o,
+                format!("{path}.owner"),
+            ));
             o.value
         });
         check_text(&mut p, &path, "description", table.description.as_deref());

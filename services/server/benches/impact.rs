@@ -9,10 +9,8 @@
 //! `BENCH_SCALE=0.1` shrinks it (for a quick look), `BENCH_REGENERATE=1` rebuilds it.
 
 use std::collections::HashSet;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
 use tributary_catalog::{EntityKind, Fqn};
 use tributary_graph::ImpactQuery;
@@ -61,48 +59,19 @@ SELECT en.id
 FROM walk w JOIN entities en ON en.id = w.id
 WHERE en.kind IN ('ml_model', 'dashboard', 'pipeline') AND en.deleted_at IS NULL";
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{BenchDatabase, bench_database};
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rss_at_start = resident_bytes();
-    let admin_url = std::env::var("TRIBUTARY_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("TRIBUTARY_TEST_POSTGRES_URL"))
-        .expect("set TRIBUTARY_BENCH_POSTGRES_URL");
-    let scale: f64 = std::env::var("BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let db = if scale == 1.0 {
-        DB.to_owned()
-    } else {
-        format!("{DB}_{}", (scale * 1000.0) as u64)
-    };
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&db)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-    let regenerate = std::env::var("BENCH_REGENERATE").as_deref() == Ok("1");
-    if exists && regenerate {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {db} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    }
-    let fresh = !exists || regenerate;
-    if fresh {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-    let options = PgConnectOptions::from_str(&admin_url)
-        .unwrap()
-        .database(&db);
+    let BenchDatabase {
+        options,
+        scale,
+        fresh,
+    } = bench_database(DB).await;
     let store = PgStore::open_with(options.clone()).await.unwrap();
     let shape = CatalogShape {
         marts: (20_000.0 * scale) as usize,

@@ -9,12 +9,10 @@
 //! The catalog is generated once into the database `tributary_bench_search` and reused.
 //! `BENCH_SCALE=0.1` shrinks it (for a quick look), `BENCH_REGENERATE=1` rebuilds it.
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, Row};
 use tributary_search::Opening;
 use tributary_server::config::{Config, SearchConfig};
@@ -103,47 +101,18 @@ async fn measure(
     )
 }
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{BenchDatabase, bench_database};
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let admin_url = std::env::var("TRIBUTARY_BENCH_POSTGRES_URL")
-        .or_else(|_| std::env::var("TRIBUTARY_TEST_POSTGRES_URL"))
-        .expect("set TRIBUTARY_BENCH_POSTGRES_URL");
-    let scale: f64 = std::env::var("BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let db = if scale == 1.0 {
-        DB.to_owned()
-    } else {
-        format!("{DB}_{}", (scale * 1000.0) as u64)
-    };
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&db)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-    let regenerate = std::env::var("BENCH_REGENERATE").as_deref() == Ok("1");
-    if exists && regenerate {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {db} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    }
-    let fresh = !exists || regenerate;
-    if fresh {
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-    let options = PgConnectOptions::from_str(&admin_url)
-        .unwrap()
-        .database(&db);
+    let BenchDatabase {
+        options,
+        scale,
+        fresh,
+    } = bench_database(DB).await;
     let store = PgStore::open_with(options.clone()).await.unwrap();
     let shape = CatalogShape {
         marts: (20_000.0 * scale) as usize,
@@ -223,7 +192,10 @@ async fn main() {
     );
 
     // Our side: the index built from scratch on disk, then a server over it.
-    let dir = std::env::temp_dir().join(format!("tributary-bench-search-{db}"));
+    let dir = std::env::temp_dir().join(format!(
+        "tributary-bench-search-{}",
+        options.get_database().unwrap_or(DB)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     let store: Arc<dyn Store> = Arc::new(store);
     let (index, opening) = tributary_search::open(Some(&dir), store.as_ref())

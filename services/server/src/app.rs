@@ -34,12 +34,18 @@ pub enum StartError {
 
 /// The shared state: the store, and the lineage graph and search index kept from it.
 pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, StartError> {
-    let graph = LiveGraph::load(store.as_ref()).await?;
     let dir = config.search.dir.as_deref();
     if dir.is_none() {
         tracing::info!("search index kept in memory (set search.dir to keep it across restarts)");
     }
-    let (search, opening) = tributary_search::open(dir, store.as_ref()).await?;
+    // Both read the whole catalog at start (the index only when it must be rebuilt):
+    // side by side, start-up waits for the slower one only.
+    let (graph, search) = tokio::join!(
+        LiveGraph::load(store.as_ref()),
+        tributary_search::open(dir, store.as_ref())
+    );
+    let graph = graph?;
+    let (search, opening) = search?;
     match opening {
         Opening::Current { seq } => tracing::info!(seq, "search index current"),
         Opening::CaughtUp { from, to, changes } => {

@@ -31,13 +31,9 @@ pub enum OutputFormat {
 pub fn validate(files: &[PathBuf], platforms: &[PlatformRule]) -> i32 {
     let mut code = OK;
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(err) => {
-                eprintln!("{}: cannot read: {err}", file.display());
-                code = code.max(FAILED);
-                continue;
-            }
+        let Some(text) = read(file) else {
+            code = code.max(FAILED);
+            continue;
         };
         let mut problems = match tributary_documents::parse(&text, platforms) {
             Ok(_) => Vec::new(),
@@ -68,6 +64,13 @@ pub fn validate(files: &[PathBuf], platforms: &[PlatformRule]) -> i32 {
         }
     }
     code
+}
+
+/// The file's text, or `None` after saying why it cannot be read.
+fn read(file: &Path) -> Option<String> {
+    std::fs::read_to_string(file)
+        .inspect_err(|err| eprintln!("{}: cannot read: {err}", file.display()))
+        .ok()
 }
 
 fn problem_line(file: &Path, p: &Problem) -> String {
@@ -112,13 +115,9 @@ pub async fn push(
     );
     let mut code = OK;
     for file in files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(text) => text,
-            Err(err) => {
-                eprintln!("{}: cannot read: {err}", file.display());
-                code = code.max(FAILED);
-                continue;
-            }
+        let Some(text) = read(file) else {
+            code = code.max(FAILED);
+            continue;
         };
         code = code.max(push_one(&client, &url, token, file, text, dry_run, format).await);
     }

@@ -3,7 +3,7 @@
 //! states, never a mix (on both backends).
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -11,73 +11,8 @@ use tributary_catalog::Role;
 use tributary_server::api::tokens::issue_token;
 use tributary_store::testing::ScratchStore;
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(database_url: &str, client: &reqwest::Client) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-        ])
-        .env("TRIBUTARY_LOG", "warn")
-        .env("TRIBUTARY_SEARCH__IN_MEMORY", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary serve");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("{}/ready", server.url))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
-}
-
-async fn put(client: &reqwest::Client, server: &Server, token: &str, path: &str, body: Value) {
-    let res = client
-        .put(format!("{}{path}", server.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_success(),
-        "{path}: {}",
-        res.text().await.unwrap()
-    );
-}
+mod common;
+use common::{Server, put, start};
 
 /// A catalog to push against: a mart with six columns, a team, the services.
 async fn catalog(client: &reqwest::Client, server: &Server, admin: &str) {

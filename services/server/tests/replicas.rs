@@ -1,73 +1,14 @@
 //! Two server processes on one PostgreSQL database: a write through one shows in the
 //! other's lineage graph and search index within 2 s, through the change-log follower.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tributary_catalog::Role;
 use tributary_server::api::tokens::issue_token;
 
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(database_url: &str, client: &reqwest::Client) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            database_url,
-        ])
-        .env("TRIBUTARY_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tributary serve");
-    let server = Server(child, format!("http://127.0.0.1:{port}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client
-        .get(format!("{}/ready", server.1))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    server
-}
-
-async fn put(client: &reqwest::Client, server: &Server, token: &str, path: &str, body: Value) {
-    let res = client
-        .put(format!("{}{path}", server.1))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        res.status().is_success(),
-        "{path}: {}",
-        res.text().await.unwrap()
-    );
-}
+mod common;
+use common::{put, start};
 
 #[tokio::test]
 async fn a_second_process_sees_a_write_within_two_seconds() {
@@ -118,7 +59,7 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     .await;
     // The second process learns the entities first (an impact of 0), so the edge below can
     // reach it only through the change-log follower, not through an on-demand catch-up.
-    let impact = format!("{}/api/v1/impact?fqn=hive.d.s.pay.amount", second.1);
+    let impact = format!("{}/api/v1/impact?fqn=hive.d.s.pay.amount", second.url);
     let before: Value = client
         .get(&impact)
         .send()
@@ -171,7 +112,7 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     )
     .await;
     let written = Instant::now();
-    let search = format!("{}/api/v1/search?q=amount_90d", second.1);
+    let search = format!("{}/api/v1/search?q=amount_90d", second.url);
     loop {
         let found: Value = client
             .get(&search)
