@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tributary_catalog::{Entity, EntityKind};
-use tributary_store::Store;
+use tributary_catalog::{Entity, EntityKind, Fqn};
+use tributary_store::{CommittedWrite, Store};
 use uuid::Uuid;
 
 use crate::document::EntityDoc;
@@ -20,6 +20,15 @@ use crate::index::{Found, IndexBatch, SearchIndex};
 
 /// Rows read from the store per batch.
 const BATCH: u32 = 10_000;
+
+/// What a write already holds, so reindexing need not read it back.
+#[derive(Default)]
+struct Known {
+    /// Entities as stored, by id.
+    context: HashMap<Uuid, Entity>,
+    /// A model's live features' names.
+    feature_names: HashMap<Uuid, Vec<String>>,
+}
 
 /// How the index was brought up to date on opening.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +163,37 @@ impl SearchIndex {
         Ok(applied)
     }
 
+    /// Applies a write this process just committed from the state it holds, without reading
+    /// it back — when the index is right before it in the log; else catches up as usual.
+    pub async fn apply_committed(
+        &self,
+        store: &dyn Store,
+        write: &CommittedWrite,
+    ) -> Result<(), SearchError> {
+        let mut batch = self.batch().await;
+        let applied = self.applied_seq();
+        if applied >= write.last_seq {
+            return Ok(());
+        }
+        if applied != write.after_seq {
+            drop(batch);
+            return self.sync(store).await.map(|_| ());
+        }
+        let entities = write.entities.iter().map(|e| (e.id, e.clone())).collect();
+        let mut known = Known::default();
+        for (root, children) in &write.trees {
+            known.context.insert(root.id, root.clone());
+            let names = children
+                .iter()
+                .filter(|c| c.kind == EntityKind::Feature)
+                .filter_map(|c| Fqn::parse(&c.fqn).ok().map(|f| f.name().to_owned()));
+            known.feature_names.insert(root.id, names.collect());
+        }
+        self.reindex_with(&mut batch, store, entities, known)
+            .await?;
+        batch.commit(write.last_seq)
+    }
+
     /// Brings the documents of `ids` (and of those borrowing from them) to the stored state.
     async fn reindex(
         &self,
@@ -165,12 +205,29 @@ impl SearchIndex {
             return Ok(());
         }
         let ids: Vec<Uuid> = ids.into_iter().collect();
-        let mut entities: HashMap<Uuid, Entity> = store
+        let entities: HashMap<Uuid, Entity> = store
             .entities_by_id(&ids)
             .await?
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+        self.reindex_with(batch, store, entities, Known::default())
+            .await
+    }
+
+    /// Reindexes `entities` (as stored) and those borrowing from them, reading from the
+    /// store only what `known` does not hold.
+    async fn reindex_with(
+        &self,
+        batch: &mut IndexBatch<'_>,
+        store: &dyn Store,
+        mut entities: HashMap<Uuid, Entity>,
+        known: Known,
+    ) -> Result<(), SearchError> {
+        let Known {
+            context: mut known_context,
+            feature_names: mut known_names,
+        } = known;
         // Models whose feature list may have changed, and parents children borrow from.
         let mut models: HashSet<Uuid> = HashSet::new();
         let mut wanted: HashSet<Uuid> = HashSet::new();
@@ -193,7 +250,7 @@ impl SearchIndex {
         wanted.extend(models.iter().copied());
         let missing: Vec<Uuid> = wanted
             .into_iter()
-            .filter(|id| !entities.contains_key(id))
+            .filter(|id| !entities.contains_key(id) && !known_context.contains_key(id))
             .collect();
         let mut context: HashMap<Uuid, Entity> = store
             .entities_by_id(&missing)
@@ -201,6 +258,7 @@ impl SearchIndex {
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
+        context.extend(known_context.drain());
 
         // Containers whose owner changed: their contents inherit it.
         let mut owner_changed = Vec::new();
@@ -220,7 +278,9 @@ impl SearchIndex {
                 .get(&model)
                 .or_else(|| context.get(&model))
                 .is_some_and(Entity::is_live);
-            if live {
+            if live && let Some(names) = known_names.remove(&model) {
+                feature_names.insert(model, names);
+            } else if live {
                 let names = store
                     .children(model)
                     .await?

@@ -17,6 +17,10 @@ use tributary_server::api::tokens::issue_token;
 use tributary_server::config::Config;
 use tributary_store::{EntityTree, PgStore, SqliteStore, Store};
 
+// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FEATURES: usize = 5_000;
 const COLUMNS_PER_TABLE: usize = 50;
 /// Distinct models pushed for the first-push figure; re-pushes per model.

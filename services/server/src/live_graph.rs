@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tributary_catalog::{Edge, Fqn, Team};
 use tributary_graph::LineageGraph;
-use tributary_store::{Store, StoreError};
+use tributary_store::{CommittedWrite, Store, StoreError};
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -120,6 +120,41 @@ impl LiveGraph {
     /// Applies every change-log row after the graph's position; returns how many.
     pub async fn sync(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let _one_at_a_time = self.syncing.lock().await;
+        self.sync_locked(store).await
+    }
+
+    /// Applies a write this process just committed from the rows it holds, without reading
+    /// them back — when the graph is right before it in the log; else catches up as usual.
+    pub async fn apply_committed(
+        &self,
+        store: &dyn Store,
+        write: &CommittedWrite,
+    ) -> Result<(), StoreError> {
+        let _one_at_a_time = self.syncing.lock().await;
+        let applied = self.applied_seq();
+        if applied >= write.last_seq {
+            return Ok(());
+        }
+        if applied != write.after_seq {
+            return self.sync_locked(store).await.map(|_| ());
+        }
+        {
+            let mut graph = self.graph.write().unwrap_or_else(|p| p.into_inner());
+            for entity in &write.entities {
+                graph.apply_entity(entity);
+            }
+            for id in &write.removed_edges {
+                graph.remove_edge(*id);
+            }
+            for edge in &write.edges {
+                graph.apply_edge(edge, &write.ids);
+            }
+        }
+        self.applied.store(write.last_seq, Ordering::Release);
+        Ok(())
+    }
+
+    async fn sync_locked(&self, store: &dyn Store) -> Result<usize, StoreError> {
         let mut applied = 0;
         loop {
             let from = self.applied_seq();
@@ -211,6 +246,35 @@ pub async fn sync_after_writes(
         follow(&state).await;
     }
     response
+}
+
+/// Brings the graph and the search index up to a write this process committed, from the
+/// state the write holds; failures are logged and left for the follower.
+pub async fn apply_committed(state: &AppState, write: Arc<CommittedWrite>) {
+    // Both are CPU-bound here (no reads): on two tasks, so on two cores when there are.
+    let search = tokio::spawn({
+        let (state, write) = (state.clone(), write.clone());
+        async move {
+            state
+                .search
+                .apply_committed(state.store.as_ref(), &write)
+                .await
+        }
+    });
+    let graph = state
+        .graph
+        .apply_committed(state.store.as_ref(), &write)
+        .await;
+    if let Err(err) = graph {
+        tracing::warn!(error = %err, "could not apply a write to the lineage graph; retrying later");
+    }
+    match search.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "could not apply a write to the search index; retrying later")
+        }
+        Err(err) => tracing::error!(error = %err, "applying a write to the search index failed"),
+    }
 }
 
 /// Applies new change-log rows to the graph and the search index; failures are logged

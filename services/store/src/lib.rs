@@ -30,9 +30,10 @@ use uuid::Uuid;
 pub use error::{ReferenceProblem, StoreError};
 pub use postgres::PgStore;
 pub use records::{
-    Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite, DocumentWritten,
-    EdgesWritten, EntityState, EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery,
-    NewDelivery, NewIncident, NewToken, Page, Severity, TokenRecord, TreeWritten, WriteCounts,
+    Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
+    DocumentWritten, EdgesWritten, EntityState, EntityTree, ExpectedEntity, Incident,
+    IncidentStatus, IncidentSummary, ListQuery, NewDelivery, NewIncident, NewToken, Page,
+    PendingChange, Severity, TokenRecord, TreeWritten, WriteCounts,
 };
 pub use sqlite::SqliteStore;
 

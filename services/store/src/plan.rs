@@ -7,23 +7,14 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use tributary_catalog::{Edge, EdgeDraft, Entity, EntityDraft};
 use uuid::Uuid;
 
-use crate::{StoreError, WriteCounts};
-
-/// A change-log row waiting for its transaction.
-#[derive(Debug, Clone)]
-pub(crate) struct PendingChange {
-    pub op: &'static str,
-    pub entity_id: Option<Uuid>,
-    pub fqn: Option<String>,
-    pub detail: Value,
-}
+use crate::{EntityState, PendingChange, StoreError, WriteCounts};
 
 impl PendingChange {
-    pub fn entity(op: &'static str, entity: &Entity) -> Self {
+    pub(crate) fn entity(op: &'static str, entity: &Entity) -> Self {
         PendingChange {
             op,
             entity_id: Some(entity.id),
@@ -32,7 +23,7 @@ impl PendingChange {
         }
     }
 
-    pub fn edge(op: &'static str, edge: &Edge) -> Self {
+    pub(crate) fn edge(op: &'static str, edge: &Edge) -> Self {
         PendingChange {
             op,
             entity_id: None,
@@ -124,10 +115,19 @@ pub(crate) struct EntityWrites {
     pub soft_deletes: Vec<Entity>,
     pub changes: Vec<PendingChange>,
     pub counts: WriteCounts,
+    /// Every entity planned, live after the write.
+    pub live: Vec<EntityState>,
 }
 
 impl EntityWrites {
     pub fn record(&mut self, outcome: &EntityOutcome) {
+        let e = outcome.entity();
+        self.live.push(EntityState {
+            id: e.id,
+            kind: e.kind,
+            fqn: e.fqn.to_string(),
+            live: true,
+        });
         match outcome {
             EntityOutcome::Unchanged(_) => self.counts.unchanged += 1,
             EntityOutcome::Created(e) => {

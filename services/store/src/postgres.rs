@@ -48,4 +48,130 @@ impl PgStore {
     }
 }
 
+/// `column = ANY` one array bind: one statement text for any number of values, planned
+/// once, where a list of binds would be a new statement (and plan) per length.
+fn push_in_texts(qb: &mut sqlx::QueryBuilder<Db>, column: &str, values: &[String]) {
+    qb.push(column)
+        .push(" = ANY(")
+        .push_bind(values.to_vec())
+        .push(")");
+}
+
+fn push_in_ids(qb: &mut sqlx::QueryBuilder<Db>, column: &str, ids: &[uuid::Uuid]) {
+    qb.push(column)
+        .push(" = ANY(")
+        .push_bind(ids.to_vec())
+        .push(")");
+}
+
+// Bulk inserts as one `INSERT … SELECT FROM UNNEST` of one array per column: one short
+// statement, planned once, for any number of rows.
+
+async fn upsert_entities(
+    conn: &mut sqlx::PgConnection,
+    rows: &[tributary_catalog::Entity],
+) -> crate::Result<()> {
+    use sqlx::types::Json;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO entities ({}) SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
+         $4::text[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::jsonb[], $10::jsonb[], \
+         $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[], \
+         $15::timestamptz[]){}",
+        crate::sql::ENTITY_COLUMNS,
+        crate::sql::ENTITY_ON_CONFLICT
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.fqn.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.name.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.parent_id).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|e| e.display_name.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|e| e.description.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|e| e.owner.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| Json(&e.tags)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| Json(&e.attrs)).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.updated_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.deleted_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn upsert_edges(
+    conn: &mut sqlx::PgConnection,
+    rows: &[tributary_catalog::Edge],
+) -> crate::Result<()> {
+    use sqlx::types::Json;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO edges ({}) SELECT id, from_id, to_id, 'lineage', source, columns, \
+         transform, created_at, updated_at FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
+         $4::text[], $5::jsonb[], $6::text[], $7::timestamptz[], $8::timestamptz[]) \
+         AS u(id, from_id, to_id, source, columns, transform, created_at, updated_at){}",
+        crate::sql::EDGE_COLUMNS,
+        crate::sql::EDGE_ON_CONFLICT
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rows.iter().map(|e| e.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.from_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.to_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.source.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| Json(&e.columns)).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|e| e.transform.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|e| e.created_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|e| e.updated_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn append_changes(
+    conn: &mut sqlx::PgConnection,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    changes: &[crate::PendingChange],
+) -> crate::Result<()> {
+    use sqlx::types::Json;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // In the given order: the log's sequence follows the rows' order.
+    sqlx::query(
+        "INSERT INTO change_log (at, actor, op, entity_id, fqn, detail) \
+         SELECT $1, $2, op, entity_id, fqn, detail \
+         FROM UNNEST($3::text[], $4::uuid[], $5::text[], $6::jsonb[]) \
+         WITH ORDINALITY AS u(op, entity_id, fqn, detail, n) ORDER BY n",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(changes.iter().map(|c| c.op).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.entity_id).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.fqn.as_deref()).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| Json(&c.detail)).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 crate::sql::sql_store!(PgStore);

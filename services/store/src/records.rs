@@ -1,11 +1,14 @@
 //! What the store takes and gives back beyond the catalog's own types.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tributary_catalog::{CatalogError, EdgeDraft, Entity, EntityDraft, EntityKind, Fqn, Role};
+use tributary_catalog::{
+    CatalogError, Edge, EdgeDraft, Entity, EntityDraft, EntityKind, Fqn, Role,
+};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -63,17 +66,57 @@ pub struct DocumentWrite {
     pub tables_to_create: Vec<EntityTree>,
     /// Every edge of `source`; stored edges of `source` not listed are deleted.
     pub edges: Vec<EdgeDraft>,
+    /// Entities the document names and the kinds each may be; checked in the transaction,
+    /// with the edges' own checks, before it commits.
+    pub expected: Vec<ExpectedEntity>,
     /// Work everything out, report it, and roll back.
     pub dry_run: bool,
+}
+
+/// A reference that must name a live entity of one of `kinds`.
+#[derive(Debug, Clone)]
+pub struct ExpectedEntity {
+    pub fqn: String,
+    pub kinds: &'static [EntityKind],
 }
 
 /// What applying a document did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct DocumentWritten {
     /// The change-log rows the document wrote, in order (rolled back in a dry run).
-    pub changes: Vec<Change>,
+    pub changes: Vec<PendingChange>,
     /// Edges listed and already stored as listed.
     pub edges_unchanged: u64,
+    /// What was committed, for in-memory views to apply without reading it back; `None`
+    /// in a dry run.
+    pub committed: Option<CommittedWrite>,
+}
+
+/// The state one write transaction left, with its place in the change log.
+#[derive(Debug, Clone, Default)]
+pub struct CommittedWrite {
+    /// The change log's head before the write; every row after it up to `last_seq` is
+    /// this write's, since writers are serialised.
+    pub after_seq: i64,
+    pub last_seq: i64,
+    /// Every entity created, updated or soft-deleted, as stored.
+    pub entities: Vec<Entity>,
+    /// Each written tree's root as stored, with its live children after the write.
+    pub trees: Vec<(Entity, Vec<EntityState>)>,
+    /// Every edge created or updated, as stored.
+    pub edges: Vec<Edge>,
+    pub removed_edges: Vec<Uuid>,
+    /// Ids of the entities the written edges name, their column mappings included.
+    pub ids: HashMap<String, Uuid>,
+}
+
+/// A change-log row as a write records it, before the log gives it a position.
+#[derive(Debug, Clone)]
+pub struct PendingChange {
+    pub op: &'static str,
+    pub entity_id: Option<Uuid>,
+    pub fqn: Option<String>,
+    pub detail: serde_json::Value,
 }
 
 /// How many live children of one kind an entity has.

@@ -53,4 +53,107 @@ impl SqliteStore {
     }
 }
 
+/// `column IN` a set bound as one JSON array: one statement text for any number of values,
+/// so it is prepared once and never meets SQLite's bind limit.
+fn push_in_texts(qb: &mut sqlx::QueryBuilder<Db>, column: &str, values: &[String]) {
+    qb.push(column)
+        .push(" IN (SELECT value FROM json_each(")
+        .push_bind(serde_json::to_string(values).expect("strings serialise"))
+        .push("))");
+}
+
+/// As [`push_in_texts`] for ids, which SQLite stores as 16-byte blobs.
+fn push_in_ids(qb: &mut sqlx::QueryBuilder<Db>, column: &str, ids: &[uuid::Uuid]) {
+    let hex: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
+    qb.push(column)
+        .push(" IN (SELECT unhex(value) FROM json_each(")
+        .push_bind(serde_json::to_string(&hex).expect("strings serialise"))
+        .push("))");
+}
+
+// Bulk inserts as multi-row VALUES, in statements of `BATCH_ROWS` rows.
+
+async fn upsert_entities(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[tributary_catalog::Entity],
+) -> crate::Result<()> {
+    use sqlx::types::Json;
+    for chunk in rows.chunks(crate::sql::BATCH_ROWS) {
+        let mut qb = sqlx::QueryBuilder::<Db>::new(format!(
+            "INSERT INTO entities ({}) ",
+            crate::sql::ENTITY_COLUMNS
+        ));
+        qb.push_values(chunk, |mut b, e| {
+            b.push_bind(e.id)
+                .push_bind(e.kind.as_str())
+                .push_bind(e.fqn.as_str())
+                .push_bind(e.name.as_str())
+                .push_bind(e.parent_id)
+                .push_bind(e.display_name.as_deref())
+                .push_bind(e.description.as_deref())
+                .push_bind(e.owner.as_deref())
+                .push_bind(Json(&e.tags))
+                .push_bind(Json(&e.attrs))
+                .push_bind(e.source.as_str())
+                .push_bind(e.version)
+                .push_bind(e.created_at)
+                .push_bind(e.updated_at)
+                .push_bind(e.deleted_at);
+        });
+        qb.push(crate::sql::ENTITY_ON_CONFLICT);
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_edges(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[tributary_catalog::Edge],
+) -> crate::Result<()> {
+    use sqlx::types::Json;
+    for chunk in rows.chunks(crate::sql::BATCH_ROWS) {
+        let mut qb = sqlx::QueryBuilder::<Db>::new(format!(
+            "INSERT INTO edges ({}) ",
+            crate::sql::EDGE_COLUMNS
+        ));
+        qb.push_values(chunk, |mut b, e| {
+            b.push_bind(e.id)
+                .push_bind(e.from_id)
+                .push_bind(e.to_id)
+                .push_bind("lineage")
+                .push_bind(e.source.as_str())
+                .push_bind(Json(&e.columns))
+                .push_bind(e.transform.as_deref())
+                .push_bind(e.created_at)
+                .push_bind(e.updated_at);
+        });
+        qb.push(crate::sql::EDGE_ON_CONFLICT);
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn append_changes(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    changes: &[crate::PendingChange],
+) -> crate::Result<()> {
+    for chunk in changes.chunks(crate::sql::BATCH_ROWS) {
+        let mut qb = sqlx::QueryBuilder::<Db>::new(
+            "INSERT INTO change_log (at, actor, op, entity_id, fqn, detail) ",
+        );
+        qb.push_values(chunk, |mut b, c| {
+            b.push_bind(now)
+                .push_bind(actor)
+                .push_bind(c.op)
+                .push_bind(c.entity_id)
+                .push_bind(c.fqn.as_deref())
+                .push_bind(sqlx::types::Json(&c.detail));
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 crate::sql::sql_store!(SqliteStore);

@@ -3,6 +3,7 @@
 //! transaction, leaving what other sources assert alone — and answers with the diff.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use serde_json::{Value, json};
 use tributary_catalog::{EntityKind, Fqn};
 use tributary_documents::{Document, DocumentError, Expect, Format, Reference};
 use tributary_search::{Filters, SearchRequest, Tier};
-use tributary_store::{Change, DocumentWrite, EntityState};
+use tributary_store::{DocumentWrite, EntityState, ExpectedEntity, PendingChange, StoreError};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -98,23 +99,49 @@ async fn push_document(
     ApiQuery(params): ApiQuery<PushParams>,
     DocumentText(text): DocumentText,
 ) -> Result<Json<DocumentDiff>, ApiError> {
-    let document = tributary_documents::parse(&text, &state.platforms).map_err(document_error)?;
-    check_references(&state, &document).await?;
-    let format = document.format;
-    let source = document.source.clone();
-    let written = state
+    let Document {
+        format,
+        source,
+        models,
+        tables_to_create,
+        edges,
+        references,
+    } = tributary_documents::parse(&text, &state.platforms).map_err(document_error)?;
+    let expected = references
+        .iter()
+        .filter_map(|r| {
+            kinds_expected(r.expect).map(|kinds| ExpectedEntity {
+                fqn: r.name.clone(),
+                kinds,
+            })
+        })
+        .collect();
+    // References are checked inside the write's transaction, against what it commits on;
+    // only when one fails is the document gone through again for each reference's place
+    // and suggestions.
+    let write = DocumentWrite {
+        source: source.clone(),
+        models,
+        tables_to_create,
+        edges,
+        expected,
+        dry_run: params.dry_run,
+    };
+    let written = match state
         .store
-        .apply_lineage_document(
-            who.0.actor(),
-            DocumentWrite {
-                source: document.source,
-                models: document.models,
-                tables_to_create: document.tables_to_create,
-                edges: document.edges,
-                dry_run: params.dry_run,
-            },
-        )
-        .await?;
+        .apply_lineage_document(who.0.actor(), write)
+        .await
+    {
+        Err(StoreError::References(problems)) => {
+            check_references(&state, &references).await?;
+            // Resolved meanwhile: report what the transaction saw.
+            return Err(StoreError::References(problems).into());
+        }
+        other => other?,
+    };
+    if let Some(committed) = written.committed {
+        crate::live_graph::apply_committed(&state, Arc::new(committed)).await;
+    }
     let (entities, mut edges) = diff(&written.changes);
     edges.unchanged = written.edges_unchanged;
     Ok(Json(DocumentDiff {
@@ -127,7 +154,7 @@ async fn push_document(
 }
 
 /// The diff, read off the change-log rows the document wrote.
-fn diff(changes: &[Change]) -> (EntityDiff, EdgeDiff) {
+fn diff(changes: &[PendingChange]) -> (EntityDiff, EdgeDiff) {
     let mut entities = EntityDiff::default();
     let mut edges = EdgeDiff::default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -140,7 +167,7 @@ fn diff(changes: &[Change]) -> (EntityDiff, EdgeDiff) {
             from: text(&change.detail["from"]),
             to: text(&change.detail["to"]),
         };
-        match change.op.as_str() {
+        match change.op {
             "entity.created" => entities.created.push(entity()),
             "entity.updated" => entities.updated.push(entity()),
             "entity.deleted" => entities.deleted.push(entity()),
@@ -183,9 +210,8 @@ fn document_error(err: DocumentError) -> ApiError {
 
 /// Every reference must name a live entity of the right kind (or a team); all that do not
 /// come back together as 422, each with its place and "did you mean" suggestions.
-async fn check_references(state: &AppState, document: &Document) -> Result<(), ApiError> {
-    let fqns: Vec<Fqn> = document
-        .references
+async fn check_references(state: &AppState, references: &[Reference]) -> Result<(), ApiError> {
+    let fqns: Vec<Fqn> = references
         .iter()
         .filter(|r| r.expect != Expect::Team)
         .filter_map(|r| Fqn::parse(&r.name).ok())
@@ -197,7 +223,7 @@ async fn check_references(state: &AppState, document: &Document) -> Result<(), A
         .into_iter()
         .map(|e| (e.fqn.clone(), e))
         .collect();
-    let needs_teams = document.references.iter().any(|r| r.expect == Expect::Team);
+    let needs_teams = references.iter().any(|r| r.expect == Expect::Team);
     let teams: HashSet<String> = if needs_teams {
         state
             .store
@@ -211,7 +237,7 @@ async fn check_references(state: &AppState, document: &Document) -> Result<(), A
     };
     let mut problems = Vec::new();
     let mut reported = HashSet::new();
-    for reference in &document.references {
+    for reference in references {
         let problem = match reference.expect {
             Expect::Team if teams.contains(&reference.name) => continue,
             Expect::Team => {
@@ -274,16 +300,22 @@ fn expected_word(expect: Expect) -> &'static str {
     }
 }
 
-fn kind_fits(expect: Expect, kind: EntityKind) -> bool {
+/// The kinds of entity a reference may name; `None` for teams, which are not entities.
+fn kinds_expected(expect: Expect) -> Option<&'static [EntityKind]> {
     match expect {
-        Expect::Column => kind == EntityKind::Column,
-        Expect::Table => kind == EntityKind::Table,
-        Expect::Consumer => matches!(
-            kind,
-            EntityKind::Dashboard | EntityKind::Pipeline | EntityKind::MlModel
-        ),
-        Expect::Team => false,
+        Expect::Column => Some(&[EntityKind::Column]),
+        Expect::Table => Some(&[EntityKind::Table]),
+        Expect::Consumer => Some(&[
+            EntityKind::Dashboard,
+            EntityKind::Pipeline,
+            EntityKind::MlModel,
+        ]),
+        Expect::Team => None,
     }
+}
+
+fn kind_fits(expect: Expect, kind: EntityKind) -> bool {
+    kinds_expected(expect).is_some_and(|kinds| kinds.contains(&kind))
 }
 
 /// Close names for an unknown reference: a column's siblings in its table when the table

@@ -30,20 +30,13 @@ macro_rules! sql_catalog {
         }
 
         async fn existing_teams(conn: &mut Conn, names: &HashSet<&str>) -> Result<HashSet<String>> {
-            let mut found = HashSet::new();
-            let names: Vec<&str> = names.iter().copied().collect();
-            for chunk in names.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new("SELECT name FROM teams WHERE name IN (");
-                let mut list = qb.separated(", ");
-                for name in chunk {
-                    list.push_bind(*name);
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&mut *conn).await? {
-                    found.insert(row.try_get::<String, _>("name")?);
-                }
-            }
-            Ok(found)
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let mut qb = QueryBuilder::<Db>::new("SELECT name FROM teams WHERE ");
+            push_in_texts(&mut qb, "name", &names);
+            let rows = qb.build().fetch_all(&mut *conn).await?;
+            rows.iter()
+                .map(|row| Ok(row.try_get::<String, _>("name")?))
+                .collect()
         }
 
         /// Writes a tree inside the caller's transaction; see `Store::put_entity_tree`.
@@ -53,6 +46,16 @@ macro_rules! sql_catalog {
             now: DateTime<Utc>,
             tree: EntityTree,
         ) -> Result<TreeWritten> {
+            Ok(write_tree_planned(conn, actor, now, tree).await?.0)
+        }
+
+        /// [`write_tree`], also giving back what it planned and wrote.
+        async fn write_tree_planned(
+            conn: &mut Conn,
+            actor: &str,
+            now: DateTime<Utc>,
+            tree: EntityTree,
+        ) -> Result<(TreeWritten, EntityWrites)> {
             let root = &tree.root;
             let mut ancestors = Vec::new();
             let mut next = root.fqn.parent();
@@ -153,11 +156,12 @@ macro_rules! sql_catalog {
             let deleted: Vec<Uuid> = writes.soft_deletes.iter().map(|e| e.id).collect();
             soft_delete(conn, &deleted, now).await?;
             append_changes(conn, actor, now, &writes.changes).await?;
-            Ok(TreeWritten {
+            let written = TreeWritten {
                 root: root_entity,
                 root_created,
                 counts: writes.counts,
-            })
+            };
+            Ok((written, writes))
         }
 
         async fn get_entity(store: &$store, fqn: &Fqn) -> Result<Entity> {
@@ -181,21 +185,14 @@ macro_rules! sql_catalog {
         }
 
         async fn entities_by_id(store: &$store, ids: &[Uuid]) -> Result<Vec<Entity>> {
-            let mut out = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(format!(
-                    "SELECT {ENTITY_COLUMNS} FROM entities WHERE id IN ("
-                ));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&store.pool).await? {
-                    out.push(entity_from_row(&row)?);
-                }
+            if ids.is_empty() {
+                return Ok(Vec::new());
             }
-            Ok(out)
+            let mut qb =
+                QueryBuilder::<Db>::new(format!("SELECT {ENTITY_COLUMNS} FROM entities WHERE "));
+            push_in_ids(&mut qb, "id", ids);
+            let rows = qb.build().fetch_all(&store.pool).await?;
+            rows.iter().map(entity_from_row).collect()
         }
 
         async fn scan_entities(store: &$store, after: Option<Uuid>, limit: u32) -> Result<Vec<Entity>> {

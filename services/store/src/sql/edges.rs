@@ -66,38 +66,60 @@ macro_rules! sql_edges {
             edges: Vec<EdgeDraft>,
         ) -> Result<EdgesWritten> {
             let mut tx = store.begin_write().await?;
-            let written = write_edges(&mut tx, actor, Utc::now(), edges, None).await?;
+            let mut states = HashMap::new();
+            let writes = write_edges(&mut tx, actor, Utc::now(), edges, None, &mut states).await?;
             tx.commit().await?;
-            Ok(written)
+            Ok(EdgesWritten {
+                created: writes.created,
+                updated: writes.updated,
+                unchanged: writes.unchanged,
+            })
+        }
+
+        /// Fills `states` with the entities at `fqns` it does not hold yet.
+        async fn resolve_states(
+            conn: &mut Conn,
+            fqns: impl Iterator<Item = String>,
+            states: &mut HashMap<String, EntityState>,
+        ) -> Result<()> {
+            let mut missing: Vec<String> = fqns.filter(|f| !states.contains_key(f)).collect();
+            missing.sort_unstable();
+            missing.dedup();
+            states.extend(entity_states_at(conn, &missing).await?);
+            Ok(())
         }
 
         /// Upserts edges inside the caller's transaction; see `Store::put_edges`. A caller
         /// that already holds every stored edge the drafts could match (all of one source)
-        /// passes them as `known`, saving the lookup by key.
+        /// passes them as `known`, saving the lookup by key; `states` holds the endpoints
+        /// it has resolved already and gets the rest.
         async fn write_edges(
             tx: &mut Conn,
             actor: &str,
             now: DateTime<Utc>,
             edges: Vec<EdgeDraft>,
             known: Option<&[Edge]>,
-        ) -> Result<EdgesWritten> {
-            let mut wanted: Vec<String> = Vec::new();
-            let mut columns: HashSet<String> = HashSet::new();
+            states: &mut HashMap<String, EntityState>,
+        ) -> Result<plan::EdgeWrites> {
+            let mut endpoints: HashSet<&str> = HashSet::new();
+            let mut columns: HashSet<&str> = HashSet::new();
             for edge in &edges {
-                wanted.push(edge.key.from.to_string());
-                wanted.push(edge.key.to.to_string());
+                endpoints.insert(edge.key.from.as_str());
+                endpoints.insert(edge.key.to.as_str());
                 for mapping in &edge.columns {
-                    columns.extend(mapping.from.iter().map(|f| f.to_string()));
-                    columns.insert(mapping.to.to_string());
+                    columns.extend(mapping.from.iter().map(|f| f.as_str()));
+                    columns.insert(mapping.to.as_str());
                 }
             }
-            wanted.extend(columns.iter().cloned());
-            wanted.sort_unstable();
-            wanted.dedup();
-            let found = entity_states_at(&mut *tx, &wanted).await?;
+            let wanted: Vec<&str> = {
+                let mut all: Vec<&str> = endpoints.union(&columns).copied().collect();
+                all.sort_unstable();
+                all
+            };
+            resolve_states(&mut *tx, wanted.iter().map(|f| f.to_string()), states).await?;
             let mut problems = Vec::new();
-            for fqn in &wanted {
-                let problem = match found.get(fqn) {
+            for fqn in wanted {
+                let problem = match states.get(fqn) {
                     None => "does not exist".to_owned(),
                     Some(e) if !e.live => "was deleted".to_owned(),
                     // A model's features are its input columns: OpenMetadata and lineage
@@ -115,7 +137,7 @@ macro_rules! sql_edges {
                     Some(_) => continue,
                 };
                 problems.push(ReferenceProblem {
-                    reference: fqn.clone(),
+                    reference: fqn.to_owned(),
                     problem,
                 });
             }
@@ -131,7 +153,7 @@ macro_rules! sql_edges {
                 return Err(StoreError::References(problems));
             }
             let ids: HashMap<String, Uuid> =
-                found.iter().map(|(fqn, e)| (fqn.clone(), e.id)).collect();
+                states.iter().map(|(fqn, e)| (fqn.clone(), e.id)).collect();
             let keys: Vec<(Uuid, Uuid, String)> = edges
                 .iter()
                 .map(|e| {
@@ -154,35 +176,50 @@ macro_rules! sql_edges {
                 None => edges_for_keys(&mut *tx, &keys).await?,
             };
             let writes = plan::plan_edges(edges, &ids, &stored, now);
-            for chunk in writes.upserts.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO edges (id, from_id, to_id, kind, source, columns, transform, \
-                     created_at, updated_at) ",
-                );
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id)
-                        .push_bind(e.from_id)
-                        .push_bind(e.to_id)
-                        .push_bind("lineage")
-                        .push_bind(e.source.as_str())
-                        .push_bind(Json(&e.columns))
-                        .push_bind(e.transform.as_deref())
-                        .push_bind(e.created_at)
-                        .push_bind(e.updated_at);
-                });
-                qb.push(
-                    " ON CONFLICT (from_id, to_id, source) DO UPDATE SET \
-                     columns = excluded.columns, transform = excluded.transform, \
-                     updated_at = excluded.updated_at",
-                );
-                qb.build().execute(&mut *tx).await?;
-            }
+            upsert_edges(&mut *tx, &writes.upserts).await?;
             append_changes(&mut *tx, actor, now, &writes.changes).await?;
-            Ok(EdgesWritten {
-                created: writes.created,
-                updated: writes.updated,
-                unchanged: writes.unchanged,
-            })
+            Ok(writes)
+        }
+
+        /// Every edge of `source`, with the state of both its endpoints.
+        async fn edges_of_source(
+            conn: &mut Conn,
+            source: &str,
+        ) -> Result<(Vec<Edge>, HashMap<String, EntityState>)> {
+            let sql = edge_select("e.source = $1").replacen(
+                " FROM edges",
+                ", f.kind AS from_kind, f.deleted_at IS NULL AS from_live, \
+                 t.kind AS to_kind, t.deleted_at IS NULL AS to_live FROM edges",
+                1,
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(source)
+                .fetch_all(&mut *conn)
+                .await?;
+            let mut edges = Vec::with_capacity(rows.len());
+            let mut states = HashMap::with_capacity(rows.len() * 2);
+            for row in &rows {
+                let edge = edge_from_row(row)?;
+                for (fqn, id, kind, live) in [
+                    (&edge.from, edge.from_id, "from_kind", "from_live"),
+                    (&edge.to, edge.to_id, "to_kind", "to_live"),
+                ] {
+                    if !states.contains_key(fqn.as_str()) {
+                        let kind: String = row.try_get(kind)?;
+                        states.insert(
+                            fqn.to_string(),
+                            EntityState {
+                                id,
+                                kind: kind.parse().map_err(corrupt)?,
+                                fqn: fqn.to_string(),
+                                live: row.try_get(live)?,
+                            },
+                        );
+                    }
+                }
+                edges.push(edge);
+            }
+            Ok((edges, states))
         }
 
         async fn apply_lineage_document(
@@ -197,6 +234,24 @@ macro_rules! sql_edges {
                 .fetch_one(&mut *tx)
                 .await?;
             let before = before.unwrap_or(0);
+            let mut changes: Vec<PendingChange> = Vec::new();
+            let mut committed = CommittedWrite {
+                after_seq: before,
+                ..CommittedWrite::default()
+            };
+            let mut record = |committed: &mut CommittedWrite, writes: EntityWrites| {
+                changes.extend(writes.changes);
+                committed.entities.extend(writes.upserts);
+                committed
+                    .entities
+                    .extend(writes.soft_deletes.into_iter().map(|e| Entity {
+                        deleted_at: Some(now),
+                        updated_at: now,
+                        version: e.version + 1,
+                        ..e
+                    }));
+                writes.live
+            };
 
             // Declared tables are created when missing; existing ones belong to whoever
             // wrote them (a connector, most often) and are left alone.
@@ -205,47 +260,78 @@ macro_rules! sql_edges {
                 .iter()
                 .map(|t| t.root.fqn.to_string())
                 .collect();
-            let live: HashSet<String> = entities_at(&mut tx, &declared)
-                .await?
-                .into_iter()
-                .filter(Entity::is_live)
-                .map(|e| e.fqn.to_string())
-                .collect();
+            let mut states: HashMap<String, EntityState> =
+                entity_states_at(&mut tx, &declared).await?;
             for tree in write.tables_to_create {
-                if !live.contains(tree.root.fqn.as_str()) {
-                    write_tree(&mut tx, actor, now, tree).await?;
+                if !states.get(tree.root.fqn.as_str()).is_some_and(|e| e.live) {
+                    let (_, writes) = write_tree_planned(&mut tx, actor, now, tree).await?;
+                    states.extend(
+                        record(&mut committed, writes)
+                            .into_iter()
+                            .map(|e| (e.fqn.clone(), e)),
+                    );
                 }
             }
             for tree in write.models {
-                write_tree(&mut tx, actor, now, tree).await?;
+                let (written, writes) = write_tree_planned(&mut tx, actor, now, tree).await?;
+                let prefix = format!("{}.", written.root.fqn);
+                let live = record(&mut committed, writes);
+                let children: Vec<EntityState> = live
+                    .iter()
+                    .filter(|e| e.fqn.starts_with(&prefix))
+                    .cloned()
+                    .collect();
+                committed.trees.push((written.root, children));
+                states.extend(live.into_iter().map(|e| (e.fqn.clone(), e)));
             }
+
+            // Every edge of the source, read once with its endpoints: what the drafts
+            // match, what is stale, and most references resolved without another lookup.
+            let (stored, endpoints) = edges_of_source(&mut tx, &write.source).await?;
+            for (fqn, state) in endpoints {
+                states.entry(fqn).or_insert(state);
+            }
+            resolve_states(
+                &mut tx,
+                write.expected.iter().map(|e| e.fqn.clone()),
+                &mut states,
+            )
+            .await?;
+            let mut problems = Vec::new();
+            for expected in &write.expected {
+                let problem = match states.get(&expected.fqn) {
+                    None => "does not exist".to_owned(),
+                    Some(e) if !e.live => "was deleted".to_owned(),
+                    Some(e) if !expected.kinds.contains(&e.kind) => format!("is a {}", e.kind),
+                    Some(_) => continue,
+                };
+                problems.push(ReferenceProblem {
+                    reference: expected.fqn.clone(),
+                    problem,
+                });
+            }
+            if !problems.is_empty() {
+                return Err(StoreError::References(problems));
+            }
+
             let wanted: HashSet<(String, String)> = write
                 .edges
                 .iter()
                 .map(|e| (e.key.from.to_string(), e.key.to.to_string()))
                 .collect();
-            // Every edge of the source, read once: what the drafts match, and what is stale.
-            let stored: Vec<Edge> = sqlx::query(AssertSqlSafe(edge_select("e.source = $1")))
-                .bind(write.source.as_str())
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(edge_from_row)
-                .collect::<Result<Vec<Edge>>>()?;
-            let edges = write_edges(&mut tx, actor, now, write.edges, Some(&stored)).await?;
+            let edges =
+                write_edges(&mut tx, actor, now, write.edges, Some(&stored), &mut states).await?;
+            changes.extend(edges.changes);
 
             // Edges this source asserted before and no longer does.
             let stale: Vec<Edge> = stored
                 .into_iter()
                 .filter(|e| !wanted.contains(&(e.from.to_string(), e.to.to_string())))
                 .collect();
-            for chunk in stale.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for edge in chunk {
-                    list.push_bind(edge.id);
-                }
-                qb.push(")");
+            let stale_ids: Vec<Uuid> = stale.iter().map(|e| e.id).collect();
+            if !stale_ids.is_empty() {
+                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE ");
+                push_in_ids(&mut qb, "id", &stale_ids);
                 qb.build().execute(&mut *tx).await?;
             }
             let removed: Vec<PendingChange> = stale
@@ -253,16 +339,28 @@ macro_rules! sql_edges {
                 .map(|e| PendingChange::edge("edge.deleted", e))
                 .collect();
             append_changes(&mut tx, actor, now, &removed).await?;
+            changes.extend(removed);
 
-            let changes = changes_in(&mut tx, before, u32::MAX).await?;
             if write.dry_run {
                 tx.rollback().await?;
-            } else {
-                tx.commit().await?;
+                return Ok(DocumentWritten {
+                    changes,
+                    edges_unchanged: edges.unchanged,
+                    committed: None,
+                });
             }
+            let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM change_log")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            committed.last_seq = last.unwrap_or(0);
+            committed.edges = edges.upserts;
+            committed.removed_edges = stale_ids;
+            committed.ids = states.into_iter().map(|(fqn, e)| (fqn, e.id)).collect();
             Ok(DocumentWritten {
                 changes,
                 edges_unchanged: edges.unchanged,
+                committed: Some(committed),
             })
         }
 
@@ -310,13 +408,9 @@ macro_rules! sql_edges {
                     None => missing.push(key),
                 }
             }
-            for chunk in doomed.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
+            if !doomed.is_empty() {
+                let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE ");
+                push_in_ids(&mut qb, "id", &doomed);
                 qb.build().execute(&mut *tx).await?;
             }
             append_changes(&mut tx, actor, now, &changes).await?;
@@ -325,19 +419,13 @@ macro_rules! sql_edges {
         }
 
         async fn edges_by_id(store: &$store, ids: &[Uuid]) -> Result<Vec<Edge>> {
-            let mut out = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(edge_select("e.id IN ("));
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&store.pool).await? {
-                    out.push(edge_from_row(&row)?);
-                }
+            if ids.is_empty() {
+                return Ok(Vec::new());
             }
-            Ok(out)
+            let mut qb = QueryBuilder::<Db>::new(edge_select(""));
+            push_in_ids(&mut qb, "e.id", ids);
+            let rows = qb.build().fetch_all(&store.pool).await?;
+            rows.iter().map(edge_from_row).collect()
         }
 
         async fn scan_edges(store: &$store, after: Option<Uuid>, limit: u32) -> Result<Vec<Edge>> {

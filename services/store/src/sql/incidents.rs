@@ -48,19 +48,15 @@ macro_rules! sql_incidents {
 
         /// Which of `ids` name an entity (live or soft-deleted).
         async fn known_entity_ids(conn: &mut Conn, ids: &[Uuid]) -> Result<HashSet<Uuid>> {
-            let mut found = HashSet::with_capacity(ids.len());
-            for chunk in ids.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new("SELECT id FROM entities WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&mut *conn).await? {
-                    found.insert(row.try_get::<Uuid, _>("id")?);
-                }
+            if ids.is_empty() {
+                return Ok(HashSet::new());
             }
-            Ok(found)
+            let mut qb = QueryBuilder::<Db>::new("SELECT id FROM entities WHERE ");
+            push_in_ids(&mut qb, "id", ids);
+            let rows = qb.build().fetch_all(&mut *conn).await?;
+            rows.iter()
+                .map(|row| Ok(row.try_get::<Uuid, _>("id")?))
+                .collect()
         }
 
         /// Moves an incident to `to` inside the caller's transaction, logging `op`.

@@ -7,6 +7,10 @@
 //! A backend supplies `self.pool`, `self.begin_write()` (a transaction holding the write
 //! lock, so change-log order is commit order) and `MIGRATOR`.
 //!
+//! Bulk inserts are the exception: SQLite takes multi-row `VALUES`, PostgreSQL one
+//! `UNNEST` of array binds (a 15,000-bind statement costs it more to plan than to run),
+//! so each backend module supplies `upsert_entities`, `upsert_edges` and `append_changes`.
+//!
 //! The queries live in one file per area (`catalog`, `edges`, `incidents`, `access`),
 //! each a macro of free functions taking the store; all of them expand into the backend
 //! module, where the `Store` implementation below delegates to them.
@@ -17,6 +21,20 @@ pub(crate) const BATCH_ROWS: usize = 1000;
 
 pub(crate) const ENTITY_COLUMNS: &str = "id, kind, fqn, name, parent_id, display_name, \
     description, owner, tags, attrs, source, version, created_at, updated_at, deleted_at";
+
+/// What an entity upsert overwrites when the id exists (identity and kind never change).
+pub(crate) const ENTITY_ON_CONFLICT: &str = " ON CONFLICT (id) DO UPDATE SET \
+    parent_id = excluded.parent_id, display_name = excluded.display_name, \
+    description = excluded.description, owner = excluded.owner, tags = excluded.tags, \
+    attrs = excluded.attrs, source = excluded.source, version = excluded.version, \
+    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at";
+
+pub(crate) const EDGE_COLUMNS: &str =
+    "id, from_id, to_id, kind, source, columns, transform, created_at, updated_at";
+
+/// What an edge upsert overwrites when (from, to, source) exists.
+pub(crate) const EDGE_ON_CONFLICT: &str = " ON CONFLICT (from_id, to_id, source) DO UPDATE SET \
+    columns = excluded.columns, transform = excluded.transform, updated_at = excluded.updated_at";
 
 pub(crate) const INCIDENT_COLUMNS: &str = "id, entity_id, fqn, title, description, severity, \
     status, snapshot, opened_by, opened_at, acknowledged_by, acknowledged_at, resolved_by, \
@@ -63,18 +81,18 @@ macro_rules! sql_store {
         use sqlx::types::Json;
         use sqlx::{AssertSqlSafe, QueryBuilder, Row};
         use tributary_catalog::{
-            ConnectionConfig, Edge, EdgeDraft, EdgeKey, Entity, EntityDraft, EntityKind, Fqn,
-            Team, TeamDraft,
+            ConnectionConfig, Edge, EdgeDraft, EdgeKey, Entity, EntityDraft, EntityKind, Fqn, Team,
+            TeamDraft,
         };
         use uuid::Uuid;
 
-        use crate::plan::{self, EntityOutcome, EntityWrites, PendingChange};
+        use crate::plan::{self, EntityOutcome, EntityWrites};
         use crate::sql::{BATCH_ROWS, DELIVERY_COLUMNS, ENTITY_COLUMNS, INCIDENT_COLUMNS};
         use crate::{
-            Backend, Change, ChildCount, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
-            DocumentWritten, EdgesWritten, EntityState,
-            EntityTree, Incident, IncidentStatus, IncidentSummary, ListQuery, NewIncident,
-            NewToken, Page, ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
+            Backend, Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus,
+            DocumentWrite, DocumentWritten, EdgesWritten, EntityState, EntityTree, Incident,
+            IncidentStatus, IncidentSummary, ListQuery, NewIncident, NewToken, Page, PendingChange,
+            ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
         };
 
         type Conn = <Db as sqlx::Database>::Connection;
@@ -106,23 +124,16 @@ macro_rules! sql_store {
             })
         }
 
-        /// Entities at the given FQNs (live or soft-deleted), in batches.
+        /// Entities at the given FQNs (live or soft-deleted).
         async fn entities_at(conn: &mut Conn, fqns: &[String]) -> Result<Vec<Entity>> {
-            let mut out = Vec::with_capacity(fqns.len());
-            for chunk in fqns.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(format!(
-                    "SELECT {ENTITY_COLUMNS} FROM entities WHERE fqn IN ("
-                ));
-                let mut list = qb.separated(", ");
-                for fqn in chunk {
-                    list.push_bind(fqn.as_str());
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&mut *conn).await? {
-                    out.push(entity_from_row(&row)?);
-                }
+            if fqns.is_empty() {
+                return Ok(Vec::new());
             }
-            Ok(out)
+            let mut qb =
+                QueryBuilder::<Db>::new(format!("SELECT {ENTITY_COLUMNS} FROM entities WHERE "));
+            push_in_texts(&mut qb, "fqn", fqns);
+            let rows = qb.build().fetch_all(&mut *conn).await?;
+            rows.iter().map(entity_from_row).collect()
         }
 
         /// Id, kind and liveness of the entities at `fqns`, by FQN: the light lookup for
@@ -132,102 +143,40 @@ macro_rules! sql_store {
             fqns: &[String],
         ) -> Result<HashMap<String, EntityState>> {
             let mut out = HashMap::with_capacity(fqns.len());
-            for chunk in fqns.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "SELECT id, kind, fqn, deleted_at FROM entities WHERE fqn IN (",
+            if fqns.is_empty() {
+                return Ok(out);
+            }
+            let mut qb = QueryBuilder::<Db>::new(
+                "SELECT id, kind, fqn, deleted_at IS NULL AS live FROM entities WHERE ",
+            );
+            push_in_texts(&mut qb, "fqn", fqns);
+            for row in qb.build().fetch_all(&mut *conn).await? {
+                let kind: String = row.try_get("kind")?;
+                let fqn: String = row.try_get("fqn")?;
+                out.insert(
+                    fqn.clone(),
+                    EntityState {
+                        id: row.try_get("id")?,
+                        kind: kind.parse().map_err(corrupt)?,
+                        fqn,
+                        live: row.try_get("live")?,
+                    },
                 );
-                let mut list = qb.separated(", ");
-                for fqn in chunk {
-                    list.push_bind(fqn.as_str());
-                }
-                qb.push(")");
-                for row in qb.build().fetch_all(&mut *conn).await? {
-                    let kind: String = row.try_get("kind")?;
-                    let fqn: String = row.try_get("fqn")?;
-                    let deleted: Option<DateTime<Utc>> = row.try_get("deleted_at")?;
-                    out.insert(
-                        fqn.clone(),
-                        EntityState {
-                            id: row.try_get("id")?,
-                            kind: kind.parse().map_err(corrupt)?,
-                            fqn,
-                            live: deleted.is_none(),
-                        },
-                    );
-                }
             }
             Ok(out)
         }
 
-        async fn upsert_entities(conn: &mut Conn, rows: &[Entity]) -> Result<()> {
-            for chunk in rows.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(format!("INSERT INTO entities ({ENTITY_COLUMNS}) "));
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id)
-                        .push_bind(e.kind.as_str())
-                        .push_bind(e.fqn.as_str())
-                        .push_bind(e.name.as_str())
-                        .push_bind(e.parent_id)
-                        .push_bind(e.display_name.as_deref())
-                        .push_bind(e.description.as_deref())
-                        .push_bind(e.owner.as_deref())
-                        .push_bind(Json(&e.tags))
-                        .push_bind(Json(&e.attrs))
-                        .push_bind(e.source.as_str())
-                        .push_bind(e.version)
-                        .push_bind(e.created_at)
-                        .push_bind(e.updated_at)
-                        .push_bind(e.deleted_at);
-                });
-                qb.push(
-                    " ON CONFLICT (id) DO UPDATE SET parent_id = excluded.parent_id, \
-                     display_name = excluded.display_name, description = excluded.description, \
-                     owner = excluded.owner, tags = excluded.tags, attrs = excluded.attrs, \
-                     source = excluded.source, version = excluded.version, \
-                     updated_at = excluded.updated_at, deleted_at = excluded.deleted_at",
-                );
-                qb.build().execute(&mut *conn).await?;
-            }
-            Ok(())
-        }
-
         async fn soft_delete(conn: &mut Conn, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
-            for chunk in ids.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new("UPDATE entities SET deleted_at = ");
-                qb.push_bind(now)
-                    .push(", updated_at = ")
-                    .push_bind(now)
-                    .push(", version = version + 1 WHERE id IN (");
-                let mut list = qb.separated(", ");
-                for id in chunk {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                qb.build().execute(&mut *conn).await?;
+            if ids.is_empty() {
+                return Ok(());
             }
-            Ok(())
-        }
-
-        async fn append_changes(
-            conn: &mut Conn,
-            actor: &str,
-            now: DateTime<Utc>,
-            changes: &[PendingChange],
-        ) -> Result<()> {
-            for chunk in changes.chunks(BATCH_ROWS) {
-                let mut qb = QueryBuilder::<Db>::new(
-                    "INSERT INTO change_log (at, actor, op, entity_id, fqn, detail) ",
-                );
-                qb.push_values(chunk, |mut b, c| {
-                    b.push_bind(now)
-                        .push_bind(actor)
-                        .push_bind(c.op)
-                        .push_bind(c.entity_id)
-                        .push_bind(c.fqn.as_deref())
-                        .push_bind(Json(&c.detail));
-                });
-                qb.build().execute(&mut *conn).await?;
-            }
+            let mut qb = QueryBuilder::<Db>::new("UPDATE entities SET deleted_at = ");
+            qb.push_bind(now)
+                .push(", updated_at = ")
+                .push_bind(now)
+                .push(", version = version + 1 WHERE ");
+            push_in_ids(&mut qb, "id", ids);
+            qb.build().execute(&mut *conn).await?;
             Ok(())
         }
 
@@ -256,7 +205,10 @@ macro_rules! sql_store {
             async fn entity_states(&self, fqns: &[Fqn]) -> Result<Vec<EntityState>> {
                 let mut conn = self.pool.acquire().await?;
                 let texts: Vec<String> = fqns.iter().map(|f| f.to_string()).collect();
-                Ok(entity_states_at(&mut conn, &texts).await?.into_values().collect())
+                Ok(entity_states_at(&mut conn, &texts)
+                    .await?
+                    .into_values()
+                    .collect())
             }
 
             async fn entities_by_id(&self, ids: &[Uuid]) -> Result<Vec<Entity>> {

@@ -10,8 +10,8 @@ use tributary_catalog::{
     TeamDraft,
 };
 use tributary_store::{
-    DeliveryOutcome, DeliveryStatus, EntityTree, Incident, IncidentStatus, ListQuery, NewDelivery,
-    NewIncident, NewToken, Severity, Store, StoreError,
+    DeliveryOutcome, DeliveryStatus, EntityTree, ExpectedEntity, Incident, IncidentStatus,
+    ListQuery, NewDelivery, NewIncident, NewToken, Severity, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -1016,6 +1016,10 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
                 children: Some(vec![column("hive.d.s.created", "x", "int")]),
             }],
             edges,
+            expected: vec![ExpectedEntity {
+                fqn: "hive.d.s.t.a".into(),
+                kinds: &[EntityKind::Column],
+            }],
             dry_run,
         };
     let both = || {
@@ -1032,6 +1036,7 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .await
         .unwrap();
     assert!(dry.changes.iter().any(|c| c.op == "edge.created"));
+    assert!(dry.committed.is_none());
     assert_eq!(log_len(store).await, before);
     assert!(store.get_entity(&fqn("hive.d.s.created")).await.is_err());
 
@@ -1039,7 +1044,7 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .apply_lineage_document("ci", write(&["fa", "fb"], both(), false))
         .await
         .unwrap();
-    let ops: Vec<&str> = first.changes.iter().map(|c| c.op.as_str()).collect();
+    let ops: Vec<&str> = first.changes.iter().map(|c| c.op).collect();
     assert_eq!(
         ops.iter().filter(|o| **o == "edge.created").count(),
         2,
@@ -1051,7 +1056,23 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
             .iter()
             .any(|c| c.fqn.as_deref() == Some("hive.d.s.created"))
     );
-    assert_eq!(log_len(store).await, first.changes.last().unwrap().seq);
+    // What was committed, for in-memory views: its place in the log and its state.
+    let committed = first.committed.as_ref().unwrap();
+    assert_eq!(committed.last_seq, log_len(store).await);
+    // Every row in (after, last] is this write's (PostgreSQL's sequence may leave gaps).
+    let logged = store
+        .changes_after(committed.after_seq, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), first.changes.len());
+    assert_eq!(logged.last().unwrap().seq, committed.last_seq);
+    assert_eq!(committed.edges.len(), 2);
+    let (root, children) = &committed.trees[0];
+    assert_eq!(root.fqn.as_str(), "ml.churn");
+    let mut names: Vec<&str> = children.iter().map(|c| c.fqn.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["ml.churn.fa", "ml.churn.fb"]);
+    assert!(committed.ids.contains_key("hive.d.s.t.a"));
 
     // The same document again: nothing written.
     let again = store
@@ -1060,6 +1081,8 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .unwrap();
     assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert_eq!(again.edges_unchanged, 2);
+    let committed = again.committed.as_ref().unwrap();
+    assert_eq!(committed.after_seq, committed.last_seq);
 
     // A feature dropped: its feature and its edge go; the other source's edge stays.
     let dropped = store
@@ -1076,7 +1099,7 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
     let ops: Vec<(&str, Option<&str>)> = dropped
         .changes
         .iter()
-        .map(|c| (c.op.as_str(), c.fqn.as_deref()))
+        .map(|c| (c.op, c.fqn.as_deref()))
         .collect();
     assert!(
         ops.contains(&("entity.deleted", Some("ml.churn.fb"))),
@@ -1103,6 +1126,24 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::References(_)), "{err}");
+    assert_eq!(log_len(store).await, before);
+    assert!(store.get_entity(&fqn("ml.churn.fc")).await.is_err());
+
+    // A reference to the wrong kind of entity (a table where a column is expected) too.
+    let mut wrong_kind = write(&["fa", "fc"], both(), false);
+    wrong_kind.expected = vec![ExpectedEntity {
+        fqn: "hive.d.s.t".into(),
+        kinds: &[EntityKind::Column],
+    }];
+    let err = store
+        .apply_lineage_document("ci", wrong_kind)
+        .await
+        .unwrap_err();
+    let StoreError::References(problems) = err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems[0].reference, "hive.d.s.t");
+    assert_eq!(problems[0].problem, "is a table");
     assert_eq!(log_len(store).await, before);
     assert!(store.get_entity(&fqn("ml.churn.fc")).await.is_err());
 }
