@@ -63,6 +63,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
         graph,
         search,
         notifier: None,
+        documents: Default::default(),
         platforms: config.documents.datahub_platforms.clone().into(),
         anonymous_read: config.auth.anonymous_read,
     })

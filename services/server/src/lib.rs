@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod applied_documents;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

@@ -12,6 +12,11 @@ use tributary_catalog::Role;
 use tributary_server::config::{Config, ConfigOverrides, redact_url};
 use tributary_server::{api, app, bootstrap, demo, lineage_cli, synthetic};
 
+// Frees of many small blocks (a large document's rows) cost glibc's allocator a fifth of
+// the request; see BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tributary",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tributary_search::SearchIndex;
 use tributary_store::Store;
 
+use crate::applied_documents::AppliedDocuments;
 use crate::live_graph::LiveGraph;
 use crate::notifier::NotifierWaker;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     /// Wakes the webhook notifier when an incident queues deliveries; `None` when no
     /// notifier runs (tests through `oneshot`, or a replica that leaves sending to others).
     pub notifier: Option<NotifierWaker>,
+    /// Lineage documents applied, so an unchanged re-push is recognised cheaply.
+    pub documents: Arc<AppliedDocuments>,
     /// How DataHub lineage files map to services (`documents.datahub_platforms`).
     pub platforms: Arc<[tributary_documents::PlatformRule]>,
     /// Whether requests without a token may read (`auth.anonymous_read`).

@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::applied_documents::{self, Memo};
 use crate::auth::Editor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, DocumentText};
@@ -99,6 +100,23 @@ async fn push_document(
     ApiQuery(params): ApiQuery<PushParams>,
     DocumentText(text): DocumentText,
 ) -> Result<Json<DocumentDiff>, ApiError> {
+    let digest = applied_documents::digest(&text, &state.platforms);
+    if let Some(unchanged) = state
+        .documents
+        .unchanged(state.store.as_ref(), &digest)
+        .await?
+    {
+        return Ok(Json(DocumentDiff {
+            source: unchanged.source,
+            format: unchanged.format,
+            dry_run: params.dry_run,
+            entities: EntityDiff::default(),
+            edges: EdgeDiff {
+                unchanged: unchanged.edges,
+                ..EdgeDiff::default()
+            },
+        }));
+    }
     let Document {
         format,
         source,
@@ -139,11 +157,14 @@ async fn push_document(
         }
         other => other?,
     };
-    if let Some(committed) = written.committed {
-        crate::live_graph::apply_committed(&state, Arc::new(committed)).await;
-    }
     let (entities, mut edges) = diff(&written.changes);
     edges.unchanged = written.edges_unchanged;
+    if let Some(committed) = written.committed {
+        let listed = edges.unchanged + (edges.added.len() + edges.updated.len()) as u64;
+        let memo = Memo::new(digest, source.clone(), format, listed, &committed);
+        crate::live_graph::apply_committed(&state, Arc::new(committed)).await;
+        state.documents.remember(memo);
+    }
     Ok(Json(DocumentDiff {
         source,
         format,

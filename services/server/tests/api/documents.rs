@@ -169,6 +169,110 @@ pub async fn documents_round_trip_idempotently(app: &TestApp) {
     assert_eq!(app.store().last_change_seq().await.unwrap(), before);
 }
 
+/// A re-push of the same text is answered from what the process remembers of it only while
+/// no change-log row since touches the document; each kind of touch sends it down the
+/// full path, which puts the catalog back as the document says.
+pub async fn unchanged_re_pushes_are_recognised_until_the_catalog_moves(app: &TestApp) {
+    catalog(app).await;
+    let (s, _) = yaml(app, CHURN).await;
+    assert_eq!(s, StatusCode::OK);
+    let unchanged = |diff: &Value| {
+        added(diff).is_empty()
+            && diff["entities"] == json!({"created": [], "updated": [], "deleted": []})
+            && diff["edges"]["removed"] == json!([])
+            && diff["edges"]["unchanged"] == 3
+    };
+    let before = app.store().last_change_seq().await.unwrap();
+    let (s, again) = yaml(app, CHURN).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert!(unchanged(&again), "{again}");
+    assert_eq!(again["source"], "yaml:mlflow.churn");
+
+    // Writes elsewhere do not touch it.
+    let (s, body) = app
+        .put(
+            "/api/v1/tables",
+            &app.editor,
+            table("hive.dwh.raw.calls", &["n"]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (_, again) = yaml(app, CHURN).await;
+    assert!(unchanged(&again), "{again}");
+    assert!(app.store().last_change_seq().await.unwrap() > before);
+
+    // The model edited through the API: the re-push puts the document's description back.
+    let model = json!({"fqn": "mlflow.churn", "owner": "churn-squad", "description": "edited",
+        "algorithm": "xgboost", "features": [{"name": "avg_check_30d", "data_type": "numerical"},
+        {"name": "calls_7d"}]});
+    let (s, body) = app.put("/api/v1/models", &app.editor, model).await;
+    assert!(s.is_success(), "{body}");
+    let (_, again) = yaml(app, CHURN).await;
+    let updated = again["entities"]["updated"].as_array().unwrap();
+    assert!(
+        updated.contains(&json!({"fqn": "mlflow.churn", "kind": "ml_model"})),
+        "{again}"
+    );
+    let (_, entity) = app.get("/api/v1/entities/mlflow.churn").await;
+    assert_eq!(entity["entity"]["description"], "Predicts churn");
+
+    // A feature added under the model: the document's full set removes it again.
+    let model = json!({"fqn": "mlflow.churn", "owner": "churn-squad",
+        "description": "Predicts churn", "algorithm": "xgboost", "features": [
+        {"name": "avg_check_30d", "data_type": "numerical"}, {"name": "calls_7d"},
+        {"name": "extra"}]});
+    let (s, body) = app.put("/api/v1/models", &app.editor, model).await;
+    assert!(s.is_success(), "{body}");
+    let (_, again) = yaml(app, CHURN).await;
+    assert_eq!(
+        again["entities"]["deleted"],
+        json!([{"fqn": "mlflow.churn.extra", "kind": "feature"}]),
+        "{again}"
+    );
+    let (_, again) = yaml(app, CHURN).await;
+    assert!(unchanged(&again), "{again}");
+
+    // One of its edges deleted through the API: the re-push adds it back.
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/api/v1/lineage/edges")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.editor))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"edges": [{"from": "hive.dwh.marts.daily.calls", "to": "mlflow.churn.calls_7d",
+                "source": "yaml:mlflow.churn"}]})
+            .to_string(),
+        ))
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let (_, again) = yaml(app, CHURN).await;
+    assert_eq!(
+        added(&again),
+        [(
+            "hive.dwh.marts.daily.calls".into(),
+            "mlflow.churn.calls_7d".into()
+        )],
+        "{again}"
+    );
+
+    // A column it names deleted (the table rewritten without it): 422, as on a first push.
+    let (s, body) = app
+        .put(
+            "/api/v1/tables",
+            &app.editor,
+            table("hive.dwh.marts.daily", &["avg_check", "client_id"]),
+        )
+        .await;
+    assert!(s.is_success(), "{body}");
+    let (s, body) = yaml(app, CHURN).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(code(&body), "unknown_reference");
+    let problem = &body["error"]["details"][0];
+    assert_eq!(problem["reference"], "hive.dwh.marts.daily.calls", "{body}");
+    assert_eq!(problem["line"], 12, "{body}");
+}
+
 pub async fn documents_own_only_their_edges(app: &TestApp) {
     catalog(app).await;
     let (s, _) = yaml(app, CHURN).await;

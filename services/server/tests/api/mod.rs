@@ -40,6 +40,7 @@ macro_rules! all_api_tests {
             incidents::incident_requests_are_checked,
             documents::documents_round_trip_idempotently,
             documents::documents_own_only_their_edges,
+            documents::unchanged_re_pushes_are_recognised_until_the_catalog_moves,
             documents::document_errors_say_where_and_suggest,
             documents::datahub_lineage_files_are_mapped,
             search::search_ranks_exact_prefix_fuzzy_and_words,
