@@ -63,6 +63,10 @@ WHERE en.kind IN ('ml_model', 'dashboard', 'pipeline') AND en.deleted_at IS NULL
 mod common;
 use common::{BenchDatabase, bench_database};
 
+// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();

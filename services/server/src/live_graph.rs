@@ -3,7 +3,9 @@
 //!
 //! Loaded from the store on start. This process's own writes are applied before their
 //! response goes out (see [`sync_after_writes`]), so a client reads its own writes; writes
-//! by other replicas arrive through a follower that polls the log.
+//! by other replicas arrive through a follower that polls the log. A bulk write that holds
+//! its committed state (a lineage document) is applied from that state instead of being
+//! read back ([`apply_committed`]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -234,7 +236,8 @@ async fn resolve_mapped_columns(
 }
 
 /// Middleware: after a request that may have written, bring the graph and the search
-/// index up to date before answering, so the writer's next read sees its write.
+/// index up to date before answering, so the writer's next read sees its write — unless
+/// the handler applied its write itself ([`Applied`]).
 pub async fn sync_after_writes(
     State(state): State<AppState>,
     request: Request,
@@ -242,38 +245,39 @@ pub async fn sync_after_writes(
 ) -> Response {
     let writes = !request.method().is_safe();
     let response = next.run(request).await;
-    if writes && response.status().is_success() {
+    if writes && response.status().is_success() && response.extensions().get::<Applied>().is_none()
+    {
         follow(&state).await;
     }
     response
 }
 
-/// Brings the graph and the search index up to a write this process committed, from the
-/// state the write holds; failures are logged and left for the follower.
+/// Marks a response whose handler brought the graph up to its write and handed the search
+/// index its part ([`apply_committed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Applied;
+
+/// Brings the graph up to a write this process committed, from the state the write holds,
+/// before returning; the search index follows on a task of its own. A bulk write (a
+/// lineage document: thousands of entities) is answered once impact analysis sees it;
+/// indexing its text for search takes as long again and is not waited for, as search
+/// engines beside other catalogs are not. Failures are logged and left for the follower.
 pub async fn apply_committed(state: &AppState, write: Arc<CommittedWrite>) {
-    // Both are CPU-bound here (no reads): on two tasks, so on two cores when there are.
-    let search = tokio::spawn({
+    tokio::spawn({
         let (state, write) = (state.clone(), write.clone());
         async move {
-            state
-                .search
-                .apply_committed(state.store.as_ref(), &write)
-                .await
+            let store = state.store.as_ref();
+            if let Err(err) = state.search.apply_committed(store, &write).await {
+                tracing::warn!(error = %err, "could not apply a write to the search index; retrying later");
+            }
         }
     });
-    let graph = state
+    if let Err(err) = state
         .graph
         .apply_committed(state.store.as_ref(), &write)
-        .await;
-    if let Err(err) = graph {
+        .await
+    {
         tracing::warn!(error = %err, "could not apply a write to the lineage graph; retrying later");
-    }
-    match search.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "could not apply a write to the search index; retrying later")
-        }
-        Err(err) => tracing::error!(error = %err, "applying a write to the search index failed"),
     }
 }
 

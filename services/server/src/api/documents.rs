@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tributary_catalog::{EntityKind, Fqn};
@@ -21,6 +21,7 @@ use crate::applied_documents::{self, Memo};
 use crate::auth::Editor;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, DocumentText};
+use crate::live_graph::Applied;
 use crate::state::AppState;
 
 /// Suggestions offered per unknown reference.
@@ -99,14 +100,14 @@ async fn push_document(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PushParams>,
     DocumentText(text): DocumentText,
-) -> Result<Json<DocumentDiff>, ApiError> {
+) -> Result<(Extension<Applied>, Json<DocumentDiff>), ApiError> {
     let digest = applied_documents::digest(&text, &state.platforms);
     if let Some(unchanged) = state
         .documents
         .unchanged(state.store.as_ref(), &digest)
         .await?
     {
-        return Ok(Json(DocumentDiff {
+        let diff = DocumentDiff {
             source: unchanged.source,
             format: unchanged.format,
             dry_run: params.dry_run,
@@ -115,7 +116,8 @@ async fn push_document(
                 unchanged: unchanged.edges,
                 ..EdgeDiff::default()
             },
-        }));
+        };
+        return Ok((Extension(Applied), Json(diff)));
     }
     let Document {
         format,
@@ -165,13 +167,15 @@ async fn push_document(
         crate::live_graph::apply_committed(&state, Arc::new(committed)).await;
         state.documents.remember(memo);
     }
-    Ok(Json(DocumentDiff {
+    // Nothing to follow: the graph has the write (or there was none), search has its part.
+    let diff = DocumentDiff {
         source,
         format,
         dry_run: params.dry_run,
         entities,
         edges,
-    }))
+    };
+    Ok((Extension(Applied), Json(diff)))
 }
 
 /// The diff, read off the change-log rows the document wrote.
