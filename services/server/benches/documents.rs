@@ -26,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const FEATURES: usize = 5_000;
 const COLUMNS_PER_TABLE: usize = 50;
 /// Distinct models pushed for the first-push figure; re-pushes per model.
-const MODELS: usize = 7;
+const MODELS: usize = 9;
 const REPUSHES: usize = 3;
 
 fn fqn(text: &str) -> Fqn {
