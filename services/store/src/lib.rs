@@ -32,8 +32,9 @@ pub use postgres::PgStore;
 pub use records::{
     Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
     DocumentWritten, EdgesWritten, EntityState, EntityTree, ExpectedEntity, Incident,
-    IncidentStatus, IncidentSummary, ListQuery, NewDelivery, NewIncident, NewToken, Page,
-    PendingChange, Severity, TokenRecord, TreeWritten, WriteCounts,
+    IncidentStatus, IncidentSummary, IngestionRun, ListQuery, NewDelivery, NewIncident, NewToken,
+    Page, PendingChange, RunCounts, RunOutcome, RunStatus, RunTrigger, Severity, TokenRecord,
+    TreeWritten, WriteCounts,
 };
 pub use sqlite::SqliteStore;
 
@@ -208,6 +209,42 @@ pub trait Store: Send + Sync + 'static {
     /// failed for good. A delivery no longer pending is a [`StoreError::Conflict`].
     async fn record_delivery_attempt(&self, id: Uuid, outcome: DeliveryOutcome)
     -> Result<Delivery>;
+
+    // --- ingestion ----------------------------------------------------------------------
+
+    /// Takes the ingestion lease of a service for `holder` until `now + ttl`: when nobody
+    /// holds it, when it ran out, or when `holder` holds it already (a renewal). `false`
+    /// when another holder's lease is still live — that replica is running the service.
+    async fn acquire_ingestion_lease(
+        &self,
+        service_id: Uuid,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool>;
+
+    /// Gives the lease up, if `holder` has it.
+    async fn release_ingestion_lease(&self, service_id: Uuid, holder: &str) -> Result<()>;
+
+    /// Records a run starting now.
+    async fn start_ingestion_run(
+        &self,
+        service_id: Uuid,
+        trigger: RunTrigger,
+        holder: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IngestionRun>;
+
+    /// Records how a run ended.
+    async fn finish_ingestion_run(
+        &self,
+        id: Uuid,
+        outcome: RunOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<IngestionRun>;
+
+    /// A service's runs, newest first.
+    async fn ingestion_runs(&self, service_id: Uuid, limit: u32) -> Result<Vec<IngestionRun>>;
 
     // --- change log -------------------------------------------------------------------
 

@@ -276,6 +276,64 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Why an ingestion run started.
+    RunTrigger as "trigger" {
+        /// The service's cron schedule came due.
+        Schedule = "schedule",
+        /// Someone asked through the API.
+        Manual = "manual",
+        /// `tributary ingest` on the command line.
+        Cli = "cli",
+    }
+}
+
+text_enum! {
+    /// Where an ingestion run stands.
+    RunStatus as "run status" {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+/// What an ingestion run changed in the catalog.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunCounts {
+    pub entities_created: u64,
+    pub entities_updated: u64,
+    pub entities_deleted: u64,
+    pub edges_added: u64,
+    pub edges_removed: u64,
+}
+
+/// One ingestion run of a service, running or finished.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct IngestionRun {
+    pub id: Uuid,
+    pub service_id: Uuid,
+    pub trigger: RunTrigger,
+    pub status: RunStatus,
+    /// The replica that ran it.
+    pub holder: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counts: RunCounts,
+    /// What the run read past without using.
+    pub warnings: Vec<String>,
+    /// Why it failed, for a person to act on.
+    pub error: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub counts: RunCounts,
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+}
+
 /// An incident to open: where, how bad, what it affected, and whom to tell.
 #[derive(Debug, Clone)]
 pub struct NewIncident {

@@ -71,6 +71,7 @@ pub(crate) mod access;
 pub(crate) mod catalog;
 pub(crate) mod edges;
 pub(crate) mod incidents;
+pub(crate) mod ingestion;
 
 macro_rules! sql_store {
     ($store:ty) => {
@@ -91,8 +92,9 @@ macro_rules! sql_store {
         use crate::{
             Backend, Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus,
             DocumentWrite, DocumentWritten, EdgesWritten, EntityState, EntityTree, Incident,
-            IncidentStatus, IncidentSummary, ListQuery, NewIncident, NewToken, Page, PendingChange,
-            ReferenceProblem, Result, Store, StoreError, TokenRecord, TreeWritten,
+            IncidentStatus, IncidentSummary, IngestionRun, ListQuery, NewIncident, NewToken, Page,
+            PendingChange, ReferenceProblem, Result, RunCounts, RunOutcome, RunStatus, RunTrigger,
+            Store, StoreError, TokenRecord, TreeWritten,
         };
 
         type Conn = <Db as sqlx::Database>::Connection;
@@ -187,6 +189,8 @@ macro_rules! sql_store {
         crate::sql::incidents::sql_incidents!($store);
 
         crate::sql::access::sql_access!($store);
+
+        crate::sql::ingestion::sql_ingestion!($store);
 
         #[async_trait]
         impl Store for $store {
@@ -366,6 +370,47 @@ macro_rules! sql_store {
 
             async fn revoke_token(&self, actor: &str, name: &str) -> Result<()> {
                 revoke_token(self, actor, name).await
+            }
+
+            async fn acquire_ingestion_lease(
+                &self,
+                service_id: Uuid,
+                holder: &str,
+                now: DateTime<Utc>,
+                ttl: std::time::Duration,
+            ) -> Result<bool> {
+                acquire_ingestion_lease(self, service_id, holder, now, ttl).await
+            }
+
+            async fn release_ingestion_lease(&self, service_id: Uuid, holder: &str) -> Result<()> {
+                release_ingestion_lease(self, service_id, holder).await
+            }
+
+            async fn start_ingestion_run(
+                &self,
+                service_id: Uuid,
+                trigger: RunTrigger,
+                holder: &str,
+                now: DateTime<Utc>,
+            ) -> Result<IngestionRun> {
+                start_ingestion_run(self, service_id, trigger, holder, now).await
+            }
+
+            async fn finish_ingestion_run(
+                &self,
+                id: Uuid,
+                outcome: RunOutcome,
+                now: DateTime<Utc>,
+            ) -> Result<IngestionRun> {
+                finish_ingestion_run(self, id, outcome, now).await
+            }
+
+            async fn ingestion_runs(
+                &self,
+                service_id: Uuid,
+                limit: u32,
+            ) -> Result<Vec<IngestionRun>> {
+                ingestion_runs(self, service_id, limit).await
             }
 
             async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {

@@ -11,7 +11,8 @@ use tributary_catalog::{
 };
 use tributary_store::{
     DeliveryOutcome, DeliveryStatus, EntityTree, ExpectedEntity, Incident, IncidentStatus,
-    ListQuery, NewDelivery, NewIncident, NewToken, Severity, Store, StoreError,
+    ListQuery, NewDelivery, NewIncident, NewToken, RunCounts, RunOutcome, RunStatus, RunTrigger,
+    Severity, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -1148,6 +1149,153 @@ pub async fn lineage_documents_replace_their_own_edges_only(store: &dyn Store) {
     assert!(store.get_entity(&fqn("ml.churn.fc")).await.is_err());
 }
 
+async fn service_id(store: &dyn Store, name: &str) -> Uuid {
+    service(store, name).await;
+    store.get_entity(&fqn(name)).await.unwrap().id
+}
+
+pub async fn ingestion_leases_exclude_other_replicas_until_they_run_out(store: &dyn Store) {
+    let hive = service_id(store, "hive").await;
+    let t0 = Utc::now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    let ttl = Duration::from_secs(60);
+    let lease =
+        |holder: &'static str, s: i64| store.acquire_ingestion_lease(hive, holder, at(s), ttl);
+    assert!(lease("a", 0).await.unwrap(), "a free lease is taken");
+    assert!(!lease("b", 10).await.unwrap(), "a live lease is not shared");
+    assert!(
+        lease("a", 30).await.unwrap(),
+        "the holder renews (now to 90 s)"
+    );
+    assert!(!lease("b", 80).await.unwrap(), "the renewal counts");
+    assert!(
+        lease("b", 91).await.unwrap(),
+        "a lease that ran out is taken over"
+    );
+    assert!(!lease("a", 92).await.unwrap(), "the old holder has lost it");
+    store.release_ingestion_lease(hive, "a").await.unwrap();
+    assert!(
+        !lease("a", 93).await.unwrap(),
+        "only the holder can release"
+    );
+    store.release_ingestion_lease(hive, "b").await.unwrap();
+    assert!(lease("a", 94).await.unwrap(), "a released lease is free");
+    // Leases are per service.
+    let mlflow = service_id(store, "mlflow").await;
+    assert!(
+        store
+            .acquire_ingestion_lease(mlflow, "b", at(95), ttl)
+            .await
+            .unwrap()
+    );
+
+    // Replicas asking at the same moment: exactly one gets a free lease.
+    let ch = service_id(store, "ch").await;
+    let ask = |holder: &'static str| store.acquire_ingestion_lease(ch, holder, at(0), ttl);
+    let (r1, r2, r3, r4) = tokio::join!(ask("r1"), ask("r2"), ask("r3"), ask("r4"));
+    let won = [r1, r2, r3, r4]
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1);
+}
+
+pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store) {
+    let hive = service_id(store, "hive").await;
+    let before = log_len(store).await;
+    let t0 = Utc::now();
+    let first = store
+        .start_ingestion_run(hive, RunTrigger::Schedule, "replica-1", t0)
+        .await
+        .unwrap();
+    assert_eq!(first.status, RunStatus::Running);
+    assert_eq!(first.finished_at, None);
+    let failed = store
+        .finish_ingestion_run(
+            first.id,
+            RunOutcome {
+                status: RunStatus::Failed,
+                counts: RunCounts::default(),
+                warnings: vec![],
+                error: Some("cannot reach http://mlflow:5000: connection refused".into()),
+            },
+            t0 + chrono::Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("connection refused")
+    );
+    assert!(failed.finished_at.is_some());
+
+    let second = store
+        .start_ingestion_run(
+            hive,
+            RunTrigger::Manual,
+            "replica-2",
+            t0 + chrono::Duration::seconds(60),
+        )
+        .await
+        .unwrap();
+    let counts = RunCounts {
+        entities_created: 12,
+        entities_updated: 1,
+        entities_deleted: 2,
+        edges_added: 7,
+        edges_removed: 0,
+    };
+    store
+        .finish_ingestion_run(
+            second.id,
+            RunOutcome {
+                status: RunStatus::Succeeded,
+                counts,
+                warnings: vec!["model churn has no signature".into()],
+                error: None,
+            },
+            t0 + chrono::Duration::seconds(61),
+        )
+        .await
+        .unwrap();
+
+    let runs = store.ingestion_runs(hive, 10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, second.id, "newest first");
+    assert_eq!(runs[0].counts, counts);
+    assert_eq!(runs[0].warnings, ["model churn has no signature"]);
+    assert_eq!(runs[0].trigger, RunTrigger::Manual);
+    assert_eq!(runs[1].id, first.id);
+    assert_eq!(store.ingestion_runs(hive, 1).await.unwrap().len(), 1);
+    // Operational records: the catalog's change log is untouched.
+    assert_eq!(log_len(store).await, before);
+
+    // Unknown service or run: not found, nothing written.
+    let err = store
+        .start_ingestion_run(Uuid::now_v7(), RunTrigger::Cli, "x", t0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let err = store
+        .finish_ingestion_run(
+            Uuid::now_v7(),
+            RunOutcome {
+                status: RunStatus::Succeeded,
+                counts: RunCounts::default(),
+                warnings: vec![],
+                error: None,
+            },
+            t0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+}
+
 pub async fn concurrent_claims_never_share_a_delivery(store: &dyn Store) {
     service(store, "hive").await;
     let root = table(store, "hive.db.s.t", &["a"]).await;
@@ -1200,6 +1348,8 @@ macro_rules! conformance_suite {
             delivery_attempts_retry_then_deliver_or_give_up,
             concurrent_claims_never_share_a_delivery,
             lineage_documents_replace_their_own_edges_only,
+            ingestion_leases_exclude_other_replicas_until_they_run_out,
+            ingestion_runs_record_their_outcome_newest_first,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

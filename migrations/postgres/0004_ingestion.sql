@@ -1,0 +1,23 @@
+-- Ingestion: one lease per service (one replica runs it at a time) and the history of runs.
+
+CREATE TABLE ingestion_leases (
+    service_id UUID PRIMARY KEY REFERENCES entities (id),
+    -- Who runs it (a replica's name and process), until when.
+    holder     TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE ingestion_runs (
+    id          UUID PRIMARY KEY,
+    service_id  UUID NOT NULL REFERENCES entities (id),
+    "trigger"   TEXT NOT NULL CHECK ("trigger" IN ('schedule', 'manual', 'cli')),
+    status      TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    holder      TEXT NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    -- Entities created/updated/deleted, edges added/removed.
+    counts      JSONB NOT NULL DEFAULT '{}',
+    warnings    JSONB NOT NULL DEFAULT '[]',
+    error       TEXT
+);
+CREATE INDEX ingestion_runs_by_service ON ingestion_runs (service_id, started_at);
