@@ -172,8 +172,93 @@ impl AppliedDocuments {
 mod tests {
     use chrono::Utc;
     use serde_json::json;
+    use tributary_catalog::{EntityDraft, EntityKind, Fqn};
+    use tributary_store::{DocumentWrite, EntityTree};
 
     use super::*;
+
+    fn fqn(text: &str) -> Fqn {
+        Fqn::parse(text).unwrap()
+    }
+
+    fn table(name: &str, column: &str) -> EntityTree {
+        EntityTree {
+            root: EntityDraft::bare(EntityKind::Table, fqn(name), "test"),
+            children: Some(vec![EntityDraft::bare(
+                EntityKind::Column,
+                fqn(&format!("{name}.{column}")),
+                "test",
+            )]),
+        }
+    }
+
+    /// Against a real store: the memo answers while the log since holds nothing touching the
+    /// document, and stops at the first row that does.
+    #[tokio::test]
+    async fn a_memo_holds_until_a_logged_change_touches_its_document() {
+        let scratch = tributary_store::testing::sqlite().await;
+        let store = scratch.store.as_ref();
+        for name in ["hive", "ml"] {
+            let mut service = EntityDraft::bare(EntityKind::Service, fqn(name), "test");
+            service.attrs = json!({ "service_type": "custom" });
+            store
+                .put_service("test", service, Default::default())
+                .await
+                .unwrap();
+        }
+        store
+            .put_entity_tree("test", table("hive.d.s.t", "a"))
+            .await
+            .unwrap();
+        let text = "version: 1\nmodels:\n  - fqn: ml.churn\n    features:\n      - name: fa\n        source: hive.d.s.t.a\n";
+        let document = tributary_documents::parse(text, &[]).unwrap();
+        let written = store
+            .apply_lineage_document(
+                "test",
+                DocumentWrite {
+                    source: document.source.clone(),
+                    models: document.models,
+                    tables_to_create: document.tables_to_create,
+                    edges: document.edges,
+                    expected: vec![],
+                    dry_run: false,
+                },
+            )
+            .await
+            .unwrap();
+        let documents = AppliedDocuments::default();
+        let at = digest(text, &[]);
+        documents.remember(Memo::new(
+            at,
+            document.source,
+            document.format,
+            1,
+            written.committed.as_ref().unwrap(),
+        ));
+        let unchanged = documents.unchanged(store, &at).await.unwrap().unwrap();
+        assert_eq!(unchanged.source, "yaml:ml.churn");
+        assert_eq!(unchanged.edges, 1);
+        // Another text is not this document.
+        assert!(
+            documents
+                .unchanged(store, &digest("version: 1", &[]))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A write elsewhere leaves it recognised.
+        store
+            .put_entity_tree("test", table("hive.d.s.other", "b"))
+            .await
+            .unwrap();
+        assert!(documents.unchanged(store, &at).await.unwrap().is_some());
+        // Its column rewritten (the table now lists another column): no longer.
+        store
+            .put_entity_tree("test", table("hive.d.s.t", "renamed"))
+            .await
+            .unwrap();
+        assert!(documents.unchanged(store, &at).await.unwrap().is_none());
+    }
 
     fn change(op: &str, entity_id: Option<Uuid>, fqn: Option<&str>, source: &str) -> Change {
         Change {

@@ -12,7 +12,7 @@ use tributary_server::api::tokens::issue_token;
 use tributary_store::testing::ScratchStore;
 
 mod common;
-use common::{Server, put, start};
+use common::{Server, get_json, put, start};
 
 /// A catalog to push against: a mart with six columns, a team, the services.
 async fn catalog(client: &reqwest::Client, server: &Server, admin: &str) {
@@ -234,14 +234,8 @@ async fn concurrent_pushes(scratch: ScratchStore) {
         let (x, y) = (push(first.clone()), push(second.clone()));
         x.await.unwrap();
         y.await.unwrap();
-        let model: Value = client
-            .get(format!("{}/api/v1/models/ml.churn", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let model: Value =
+            get_json(&client, &format!("{}/api/v1/models/ml.churn", server.url)).await;
         let mut features: Vec<String> = model["features"]
             .as_array()
             .unwrap()
@@ -251,14 +245,11 @@ async fn concurrent_pushes(scratch: ScratchStore) {
         features.sort();
         let mut edges = Vec::new();
         for feature in &features {
-            let entity: Value = client
-                .get(format!("{}/api/v1/entities/{feature}", server.url))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let entity: Value = get_json(
+                &client,
+                &format!("{}/api/v1/entities/{feature}", server.url),
+            )
+            .await;
             for e in entity["upstream"].as_array().unwrap() {
                 edges.push((e["from"].as_str().unwrap().to_owned(), feature.clone()));
             }

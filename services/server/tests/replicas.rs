@@ -8,7 +8,7 @@ use tributary_catalog::Role;
 use tributary_server::api::tokens::issue_token;
 
 mod common;
-use common::{put, start};
+use common::{get_json, put, start};
 
 #[tokio::test]
 async fn a_second_process_sees_a_write_within_two_seconds() {
@@ -60,14 +60,7 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     // The second process learns the entities first (an impact of 0), so the edge below can
     // reach it only through the change-log follower, not through an on-demand catch-up.
     let impact = format!("{}/api/v1/impact?fqn=hive.d.s.pay.amount", second.url);
-    let before: Value = client
-        .get(&impact)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = get_json(&client, &impact).await;
     assert_eq!(before["total"], 0, "{before}");
 
     put(
@@ -80,14 +73,7 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     .await;
     let written = Instant::now();
     loop {
-        let report: Value = client
-            .get(&impact)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let report: Value = get_json(&client, &impact).await;
         if report["total"] == 1 {
             break;
         }
@@ -114,14 +100,7 @@ async fn a_second_process_sees_a_write_within_two_seconds() {
     let written = Instant::now();
     let search = format!("{}/api/v1/search?q=amount_90d", second.url);
     loop {
-        let found: Value = client
-            .get(&search)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let found: Value = get_json(&client, &search).await;
         if found["hits"][0]["fqn"] == "ml.upsell.amount_90d" {
             break;
         }

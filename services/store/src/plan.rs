@@ -194,11 +194,11 @@ pub(crate) struct EdgeWrites {
     pub unchanged: u64,
 }
 
-/// Plans edge upserts. `ids` resolves FQNs to entity ids; `stored` holds the stored edges
-/// keyed by (from_id, to_id, source). A key listed twice keeps its last listing.
+/// Plans edge upserts. `states` resolves every endpoint's FQN; `stored` holds the stored
+/// edges keyed by (from_id, to_id, source). A key listed twice keeps its last listing.
 pub(crate) fn plan_edges(
     drafts: Vec<EdgeDraft>,
-    ids: &HashMap<String, Uuid>,
+    states: &HashMap<String, EntityState>,
     stored: &HashMap<(Uuid, Uuid, String), Edge>,
     now: DateTime<Utc>,
 ) -> EdgeWrites {
@@ -206,8 +206,8 @@ pub(crate) fn plan_edges(
     let mut order = Vec::new();
     for draft in drafts {
         let key = (
-            ids[draft.key.from.as_str()],
-            ids[draft.key.to.as_str()],
+            states[draft.key.from.as_str()].id,
+            states[draft.key.to.as_str()].id,
             draft.key.source.clone(),
         );
         if latest.insert(key.clone(), draft).is_none() {

@@ -74,3 +74,8 @@ pub async fn put(client: &reqwest::Client, server: &Server, token: &str, path: &
         res.text().await.unwrap()
     );
 }
+
+/// GETs JSON without a token (anonymous reads are on by default).
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}

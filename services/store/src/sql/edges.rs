@@ -152,30 +152,27 @@ macro_rules! sql_edges {
             if !problems.is_empty() {
                 return Err(StoreError::References(problems));
             }
-            let ids: HashMap<String, Uuid> =
-                states.iter().map(|(fqn, e)| (fqn.clone(), e.id)).collect();
-            let keys: Vec<(Uuid, Uuid, String)> = edges
-                .iter()
-                .map(|e| {
-                    (
-                        ids[e.key.from.as_str()],
-                        ids[e.key.to.as_str()],
-                        e.key.source.clone(),
-                    )
-                })
-                .collect();
             let stored = match known {
-                Some(known) => {
-                    let wanted: HashSet<(Uuid, Uuid, String)> = keys.iter().cloned().collect();
-                    known
+                // Every stored edge a draft could match, by key; the rest are never looked up.
+                Some(known) => known
+                    .iter()
+                    .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
+                    .collect(),
+                None => {
+                    let keys: Vec<(Uuid, Uuid, String)> = edges
                         .iter()
-                        .filter(|e| wanted.contains(&(e.from_id, e.to_id, e.source.clone())))
-                        .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
-                        .collect()
+                        .map(|e| {
+                            (
+                                states[e.key.from.as_str()].id,
+                                states[e.key.to.as_str()].id,
+                                e.key.source.clone(),
+                            )
+                        })
+                        .collect();
+                    edges_for_keys(&mut *tx, &keys).await?
                 }
-                None => edges_for_keys(&mut *tx, &keys).await?,
             };
-            let writes = plan::plan_edges(edges, &ids, &stored, now);
+            let writes = plan::plan_edges(edges, states, &stored, now);
             upsert_edges(&mut *tx, &writes.upserts).await?;
             append_changes(&mut *tx, actor, now, &writes.changes).await?;
             Ok(writes)
