@@ -33,8 +33,8 @@ pub use records::{
     Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus, DocumentWrite,
     DocumentWritten, EdgesWritten, EntityState, EntityTree, ExpectedEntity, Incident,
     IncidentStatus, IncidentSummary, IngestionRun, ListQuery, NewDelivery, NewIncident, NewToken,
-    Page, PendingChange, RunCounts, RunOutcome, RunStatus, RunTrigger, Severity, TokenRecord,
-    TreeWritten, WriteCounts,
+    Page, PendingChange, RunCounts, RunOutcome, RunStatus, RunTrigger, Severity, SnapshotWrite,
+    SnapshotWritten, TokenRecord, TreeWritten, WriteCounts,
 };
 pub use sqlite::SqliteStore;
 
@@ -226,16 +226,41 @@ pub trait Store: Send + Sync + 'static {
     /// Gives the lease up, if `holder` has it.
     async fn release_ingestion_lease(&self, service_id: Uuid, holder: &str) -> Result<()>;
 
-    /// Records a run starting now.
+    /// Records a run starting now, serving the cron slot `scheduled_for` when the schedule
+    /// started it. The caller holds the service's lease: a run of the service still marked
+    /// running was abandoned by a replica that stopped, and is recorded as failed.
     async fn start_ingestion_run(
         &self,
         service_id: Uuid,
         trigger: RunTrigger,
         holder: &str,
         now: DateTime<Utc>,
+        scheduled_for: Option<DateTime<Utc>>,
     ) -> Result<IngestionRun>;
 
-    /// Records how a run ended.
+    /// The latest cron slot a run of the service was started for.
+    async fn last_scheduled_slot(&self, service_id: Uuid) -> Result<Option<DateTime<Utc>>>;
+
+    /// Reconciles one batch of a connector's snapshot in one transaction: trees upserted
+    /// (unchanged rows untouched, children no longer listed soft-deleted), edges upserted
+    /// as the batch's source (those with an end the catalog does not hold left out and
+    /// reported), and all of it remembered as seen by the run.
+    async fn reconcile_batch(&self, actor: &str, write: SnapshotWrite) -> Result<SnapshotWritten>;
+
+    /// After a run's last batch: soft-deletes up to `limit` entities under `service` that
+    /// `source` wrote and `run` did not see (each with what it contains), and removes up to
+    /// `limit` of `source`'s edges it did not see. One transaction; call until it returns
+    /// empty counts.
+    async fn sweep_unseen(
+        &self,
+        actor: &str,
+        run: Uuid,
+        service: &Fqn,
+        source: &str,
+        limit: u32,
+    ) -> Result<RunCounts>;
+
+    /// Records how a run ended, and forgets what it saw.
     async fn finish_ingestion_run(
         &self,
         id: Uuid,

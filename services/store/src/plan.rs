@@ -192,6 +192,8 @@ pub(crate) struct EdgeWrites {
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// The id of every edge the drafts assert, written or unchanged.
+    pub ids: Vec<Uuid>,
 }
 
 /// Plans edge upserts. `states` resolves every endpoint's FQN; `stored` holds the stored
@@ -220,8 +222,10 @@ pub(crate) fn plan_edges(
         match stored.get(&key) {
             Some(edge) if edge.columns == draft.columns && edge.transform == draft.transform => {
                 writes.unchanged += 1;
+                writes.ids.push(edge.id);
             }
             Some(edge) => {
+                writes.ids.push(edge.id);
                 let updated = Edge {
                     columns: draft.columns,
                     transform: draft.transform,
@@ -248,6 +252,7 @@ pub(crate) fn plan_edges(
                     updated_at: now,
                 };
                 writes.created += 1;
+                writes.ids.push(created.id);
                 writes
                     .changes
                     .push(PendingChange::edge("edge.created", &created));

@@ -299,12 +299,54 @@ text_enum! {
 
 /// What an ingestion run changed in the catalog.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
 pub struct RunCounts {
     pub entities_created: u64,
     pub entities_updated: u64,
     pub entities_deleted: u64,
     pub edges_added: u64,
+    pub edges_updated: u64,
     pub edges_removed: u64,
+}
+
+impl RunCounts {
+    pub fn add(&mut self, other: RunCounts) {
+        self.entities_created += other.entities_created;
+        self.entities_updated += other.entities_updated;
+        self.entities_deleted += other.entities_deleted;
+        self.edges_added += other.edges_added;
+        self.edges_updated += other.edges_updated;
+        self.edges_removed += other.edges_removed;
+    }
+
+    /// Whether the run changed nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == RunCounts::default()
+    }
+}
+
+/// One batch of a connector's snapshot, to reconcile with the catalog
+/// ([`crate::Store::reconcile_batch`]).
+#[derive(Debug, Clone)]
+pub struct SnapshotWrite {
+    /// The run reporting it: what it writes is remembered as seen by this run.
+    pub run_id: Uuid,
+    /// The service the connector reads; every tree must lie under it.
+    pub service: Fqn,
+    /// Who owns what the batch writes (`mlflow:mlflow_prod`): set as the entities' and
+    /// edges' source, and what the end of the run sweeps.
+    pub source: String,
+    pub trees: Vec<EntityTree>,
+    pub edges: Vec<EdgeDraft>,
+}
+
+/// What one reconciled batch changed, and the edges it left out.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotWritten {
+    pub counts: RunCounts,
+    /// Edges not written because an end is missing, deleted or of the wrong kind (a
+    /// feature whose column the catalog does not hold): warnings, not failures.
+    pub skipped_edges: Vec<crate::ReferenceProblem>,
 }
 
 /// One ingestion run of a service, running or finished.
@@ -318,6 +360,8 @@ pub struct IngestionRun {
     pub holder: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The cron slot a scheduled run serves.
+    pub scheduled_for: Option<DateTime<Utc>>,
     pub counts: RunCounts,
     /// What the run read past without using.
     pub warnings: Vec<String>,

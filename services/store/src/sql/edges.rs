@@ -76,6 +76,28 @@ macro_rules! sql_edges {
             })
         }
 
+        /// Why an edge cannot end at `state`, if it cannot; `in_mapping` when the end is
+        /// named in a column mapping.
+        fn edge_end_problem(state: Option<&EntityState>, in_mapping: bool) -> Option<String> {
+            Some(match state {
+                None => "does not exist".to_owned(),
+                Some(e) if !e.live => "was deleted".to_owned(),
+                // A model's features are its input columns: OpenMetadata and lineage
+                // documents map table columns onto them.
+                Some(e)
+                    if in_mapping
+                        && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) =>
+                {
+                    format!("is a {}; column mappings name columns or features", e.kind)
+                }
+                Some(e) if !e.kind.carries_lineage() => format!(
+                    "is a {}, which cannot carry lineage; link its tables or columns",
+                    e.kind
+                ),
+                Some(_) => return None,
+            })
+        }
+
         /// Fills `states` with the entities at `fqns` it does not hold yet.
         async fn resolve_states(
             conn: &mut Conn,
@@ -119,27 +141,12 @@ macro_rules! sql_edges {
             resolve_states(&mut *tx, wanted.iter().map(|f| f.to_string()), states).await?;
             let mut problems = Vec::new();
             for fqn in wanted {
-                let problem = match states.get(fqn) {
-                    None => "does not exist".to_owned(),
-                    Some(e) if !e.live => "was deleted".to_owned(),
-                    // A model's features are its input columns: OpenMetadata and lineage
-                    // documents map table columns onto them.
-                    Some(e)
-                        if columns.contains(fqn)
-                            && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) =>
-                    {
-                        format!("is a {}; column mappings name columns or features", e.kind)
-                    }
-                    Some(e) if !e.kind.carries_lineage() => format!(
-                        "is a {}, which cannot carry lineage; link its tables or columns",
-                        e.kind
-                    ),
-                    Some(_) => continue,
-                };
-                problems.push(ReferenceProblem {
-                    reference: fqn.to_owned(),
-                    problem,
-                });
+                if let Some(problem) = edge_end_problem(states.get(fqn), columns.contains(fqn)) {
+                    problems.push(ReferenceProblem {
+                        reference: fqn.to_owned(),
+                        problem,
+                    });
+                }
             }
             for edge in &edges {
                 if edge.key.from == edge.key.to {

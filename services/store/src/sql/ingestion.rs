@@ -6,7 +6,7 @@
 macro_rules! sql_ingestion {
     ($store:ty) => {
         const RUN_COLUMNS: &str = "id, service_id, \"trigger\", status, holder, started_at, \
-            finished_at, counts, warnings, error";
+            finished_at, scheduled_for, counts, warnings, error";
 
         fn run_from_row(row: &DbRow) -> Result<IngestionRun> {
             let trigger: String = row.try_get("trigger")?;
@@ -19,6 +19,7 @@ macro_rules! sql_ingestion {
                 holder: row.try_get("holder")?,
                 started_at: row.try_get("started_at")?,
                 finished_at: row.try_get("finished_at")?,
+                scheduled_for: row.try_get("scheduled_for")?,
                 counts: row.try_get::<Json<RunCounts>, _>("counts")?.0,
                 warnings: row.try_get::<Json<Vec<String>>, _>("warnings")?.0,
                 error: row.try_get("error")?,
@@ -70,11 +71,32 @@ macro_rules! sql_ingestion {
             trigger: RunTrigger,
             holder: &str,
             now: DateTime<Utc>,
+            scheduled_for: Option<DateTime<Utc>>,
         ) -> Result<IngestionRun> {
+            let mut tx = store.pool.begin().await?;
+            // The caller holds the service's lease, so a run still marked running was left
+            // by a replica that stopped (its lease ran out): say so, and forget what it saw.
+            let abandoned: Vec<Uuid> = sqlx::query_scalar(
+                "UPDATE ingestion_runs SET status = $1, finished_at = $2, error = $3 \
+                 WHERE service_id = $4 AND status = $5 RETURNING id",
+            )
+            .bind(RunStatus::Failed.as_str())
+            .bind(now)
+            .bind("abandoned: the replica running it stopped before it finished")
+            .bind(service_id)
+            .bind(RunStatus::Running.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for run in abandoned {
+                sqlx::query("DELETE FROM ingestion_seen WHERE run_id = $1")
+                    .bind(run)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let row = sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO ingestion_runs (id, service_id, \"trigger\", status, holder, \
-                 started_at, counts, warnings) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 RETURNING {RUN_COLUMNS}"
+                 started_at, scheduled_for, counts, warnings) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {RUN_COLUMNS}"
             )))
             .bind(Uuid::now_v7())
             .bind(service_id)
@@ -82,17 +104,38 @@ macro_rules! sql_ingestion {
             .bind(RunStatus::Running.as_str())
             .bind(holder)
             .bind(now)
+            .bind(scheduled_for)
             .bind(Json(RunCounts::default()))
             .bind(Json(Vec::<String>::new()))
-            .fetch_optional(&store.pool)
+            .fetch_optional(&mut *tx)
             .await;
-            match row {
-                Ok(Some(row)) => run_from_row(&row),
-                Ok(None) => Err(StoreError::Corrupt("INSERT … RETURNING gave no row".into())),
+            let run = match row {
+                Ok(Some(row)) => run_from_row(&row)?,
+                Ok(None) => return Err(StoreError::Corrupt("INSERT … RETURNING gave no row".into())),
                 Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                    Err(StoreError::not_found("service", service_id))
+                    return Err(StoreError::not_found("service", service_id));
                 }
-                Err(e) => Err(e.into()),
+                Err(e) => return Err(e.into()),
+            };
+            tx.commit().await?;
+            Ok(run)
+        }
+
+        async fn last_scheduled_slot(
+            store: &$store,
+            service_id: Uuid,
+        ) -> Result<Option<DateTime<Utc>>> {
+            let rows = sqlx::query(
+                "SELECT scheduled_for FROM ingestion_runs \
+                 WHERE service_id = $1 AND scheduled_for IS NOT NULL \
+                 ORDER BY scheduled_for DESC LIMIT 1",
+            )
+            .bind(service_id)
+            .fetch_all(&store.pool)
+            .await?;
+            match rows.first() {
+                Some(row) => Ok(row.try_get("scheduled_for")?),
+                None => Ok(None),
             }
         }
 
@@ -102,6 +145,11 @@ macro_rules! sql_ingestion {
             outcome: RunOutcome,
             now: DateTime<Utc>,
         ) -> Result<IngestionRun> {
+            let mut tx = store.pool.begin().await?;
+            sqlx::query("DELETE FROM ingestion_seen WHERE run_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let row = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE ingestion_runs SET status = $1, finished_at = $2, counts = $3, \
                  warnings = $4, error = $5 WHERE id = $6 RETURNING {RUN_COLUMNS}"
@@ -112,12 +160,14 @@ macro_rules! sql_ingestion {
             .bind(Json(&outcome.warnings))
             .bind(outcome.error.as_deref())
             .bind(id)
-            .fetch_optional(&store.pool)
+            .fetch_optional(&mut *tx)
             .await?;
-            match row {
-                Some(row) => run_from_row(&row),
-                None => Err(StoreError::not_found("ingestion run", id)),
-            }
+            let run = match row {
+                Some(row) => run_from_row(&row)?,
+                None => return Err(StoreError::not_found("ingestion run", id)),
+            };
+            tx.commit().await?;
+            Ok(run)
         }
 
         async fn ingestion_runs(

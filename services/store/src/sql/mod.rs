@@ -72,6 +72,7 @@ pub(crate) mod catalog;
 pub(crate) mod edges;
 pub(crate) mod incidents;
 pub(crate) mod ingestion;
+pub(crate) mod reconcile;
 
 macro_rules! sql_store {
     ($store:ty) => {
@@ -94,7 +95,7 @@ macro_rules! sql_store {
             DocumentWrite, DocumentWritten, EdgesWritten, EntityState, EntityTree, Incident,
             IncidentStatus, IncidentSummary, IngestionRun, ListQuery, NewIncident, NewToken, Page,
             PendingChange, ReferenceProblem, Result, RunCounts, RunOutcome, RunStatus, RunTrigger,
-            Store, StoreError, TokenRecord, TreeWritten,
+            SnapshotWrite, SnapshotWritten, Store, StoreError, TokenRecord, TreeWritten,
         };
 
         type Conn = <Db as sqlx::Database>::Connection;
@@ -191,6 +192,8 @@ macro_rules! sql_store {
         crate::sql::access::sql_access!($store);
 
         crate::sql::ingestion::sql_ingestion!($store);
+
+        crate::sql::reconcile::sql_reconcile!($store);
 
         #[async_trait]
         impl Store for $store {
@@ -392,8 +395,32 @@ macro_rules! sql_store {
                 trigger: RunTrigger,
                 holder: &str,
                 now: DateTime<Utc>,
+                scheduled_for: Option<DateTime<Utc>>,
             ) -> Result<IngestionRun> {
-                start_ingestion_run(self, service_id, trigger, holder, now).await
+                start_ingestion_run(self, service_id, trigger, holder, now, scheduled_for).await
+            }
+
+            async fn last_scheduled_slot(&self, service_id: Uuid) -> Result<Option<DateTime<Utc>>> {
+                last_scheduled_slot(self, service_id).await
+            }
+
+            async fn reconcile_batch(
+                &self,
+                actor: &str,
+                write: SnapshotWrite,
+            ) -> Result<SnapshotWritten> {
+                reconcile_batch(self, actor, write).await
+            }
+
+            async fn sweep_unseen(
+                &self,
+                actor: &str,
+                run: Uuid,
+                service: &Fqn,
+                source: &str,
+                limit: u32,
+            ) -> Result<RunCounts> {
+                sweep_unseen(self, actor, run, service, source, limit).await
             }
 
             async fn finish_ingestion_run(

@@ -12,7 +12,7 @@ use tributary_catalog::{
 use tributary_store::{
     DeliveryOutcome, DeliveryStatus, EntityTree, ExpectedEntity, Incident, IncidentStatus,
     ListQuery, NewDelivery, NewIncident, NewToken, RunCounts, RunOutcome, RunStatus, RunTrigger,
-    Severity, Store, StoreError,
+    Severity, SnapshotWrite, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -1205,7 +1205,7 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
     let before = log_len(store).await;
     let t0 = Utc::now();
     let first = store
-        .start_ingestion_run(hive, RunTrigger::Schedule, "replica-1", t0)
+        .start_ingestion_run(hive, RunTrigger::Schedule, "replica-1", t0, Some(t0))
         .await
         .unwrap();
     assert_eq!(first.status, RunStatus::Running);
@@ -1239,6 +1239,7 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
             RunTrigger::Manual,
             "replica-2",
             t0 + chrono::Duration::seconds(60),
+            None,
         )
         .await
         .unwrap();
@@ -1247,6 +1248,7 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
         entities_updated: 1,
         entities_deleted: 2,
         edges_added: 7,
+        edges_updated: 0,
         edges_removed: 0,
     };
     store
@@ -1276,7 +1278,7 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
 
     // Unknown service or run: not found, nothing written.
     let err = store
-        .start_ingestion_run(Uuid::now_v7(), RunTrigger::Cli, "x", t0)
+        .start_ingestion_run(Uuid::now_v7(), RunTrigger::Cli, "x", t0, None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
@@ -1321,6 +1323,248 @@ pub async fn concurrent_claims_never_share_a_delivery(store: &dyn Store) {
 }
 
 /// Expands to one `#[tokio::test]` per suite function, each on a fresh store from `$open`.
+pub async fn a_run_left_running_is_marked_abandoned_by_the_next(store: &dyn Store) {
+    let hive = service_id(store, "hive").await;
+    let t0 = Utc::now();
+    // Cron slots are whole minutes (and PostgreSQL keeps microseconds only).
+    let slot = DateTime::from_timestamp(t0.timestamp() / 60 * 60 - 300, 0).unwrap();
+    let left = store
+        .start_ingestion_run(hive, RunTrigger::Schedule, "crashed", t0, Some(slot))
+        .await
+        .unwrap();
+    assert_eq!(store.last_scheduled_slot(hive).await.unwrap(), Some(slot));
+    let next = store
+        .start_ingestion_run(hive, RunTrigger::Manual, "replica-2", t0, None)
+        .await
+        .unwrap();
+    let runs = store.ingestion_runs(hive, 10).await.unwrap();
+    let old = runs.iter().find(|r| r.id == left.id).unwrap();
+    assert_eq!(old.status, RunStatus::Failed);
+    assert!(old.error.as_deref().unwrap().contains("abandoned"));
+    let new = runs.iter().find(|r| r.id == next.id).unwrap();
+    assert_eq!(new.status, RunStatus::Running);
+    // A manual run serves no slot: the last slot stays.
+    assert_eq!(store.last_scheduled_slot(hive).await.unwrap(), Some(slot));
+}
+
+fn snapshot_model(model: &str, features: &[&str]) -> EntityTree {
+    EntityTree {
+        root: draft(EntityKind::MlModel, model),
+        children: Some(
+            features
+                .iter()
+                .map(|f| draft(EntityKind::Feature, &format!("{model}.{f}")))
+                .collect(),
+        ),
+    }
+}
+
+fn feed(from: &str, to: &str) -> EdgeDraft {
+    EdgeDraft {
+        key: EdgeKey {
+            from: fqn(from),
+            to: fqn(to),
+            source: "ignored: the batch's source wins".into(),
+        },
+        columns: vec![],
+        transform: None,
+    }
+}
+
+async fn start_run(store: &dyn Store, service: Uuid) -> Uuid {
+    store
+        .start_ingestion_run(service, RunTrigger::Manual, "test", Utc::now(), None)
+        .await
+        .unwrap()
+        .id
+}
+
+pub async fn reconciled_snapshots_write_once_and_skip_missing_columns(store: &dyn Store) {
+    service(store, "hive").await;
+    table(store, "hive.dwh.marts.daily", &["avg_check", "tenure"]).await;
+    let mlflow = service_id(store, "mlflow").await;
+    let batch = |run| SnapshotWrite {
+        run_id: run,
+        service: fqn("mlflow"),
+        source: "mlflow:mlflow".into(),
+        trees: vec![snapshot_model(
+            "mlflow.churn",
+            &["avg_check", "tenure", "region"],
+        )],
+        edges: vec![
+            feed("hive.dwh.marts.daily.avg_check", "mlflow.churn.avg_check"),
+            feed("hive.dwh.marts.daily.tenure", "mlflow.churn.tenure"),
+            feed("hive.dwh.marts.daily.region", "mlflow.churn.region"),
+        ],
+    };
+    let run = start_run(store, mlflow).await;
+    let first = store.reconcile_batch("mlflow", batch(run)).await.unwrap();
+    assert_eq!(
+        first.counts.entities_created, 4,
+        "the model and its features"
+    );
+    assert_eq!(first.counts.edges_added, 2);
+    assert_eq!(first.skipped_edges.len(), 1, "{:?}", first.skipped_edges);
+    assert_eq!(
+        first.skipped_edges[0].reference,
+        "hive.dwh.marts.daily.region"
+    );
+    assert!(first.skipped_edges[0].problem.contains("does not exist"));
+    let model = store.get_entity(&fqn("mlflow.churn")).await.unwrap();
+    assert_eq!(model.source, "mlflow:mlflow");
+    let (incoming, _) = store
+        .edges_of(
+            store
+                .get_entity(&fqn("mlflow.churn.tenure"))
+                .await
+                .unwrap()
+                .id,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(incoming.len(), 1);
+    assert_eq!(incoming[0].source, "mlflow:mlflow");
+    let swept = store
+        .sweep_unseen("mlflow", run, &fqn("mlflow"), "mlflow:mlflow", 100)
+        .await
+        .unwrap();
+    assert!(swept.is_empty(), "the run saw all it wrote: {swept:?}");
+
+    // The next run reports the same: nothing written, nothing logged, nothing swept.
+    let log = log_len(store).await;
+    let run = start_run(store, mlflow).await;
+    let again = store.reconcile_batch("mlflow", batch(run)).await.unwrap();
+    assert!(again.counts.is_empty(), "{:?}", again.counts);
+    let swept = store
+        .sweep_unseen("mlflow", run, &fqn("mlflow"), "mlflow:mlflow", 100)
+        .await
+        .unwrap();
+    assert!(swept.is_empty(), "{swept:?}");
+    assert_eq!(log_len(store).await, log);
+
+    // A tree outside the service is refused, and nothing of the batch is written.
+    let mut outside = batch(run);
+    outside.trees.push(snapshot_model("other.model", &["x"]));
+    let err = store.reconcile_batch("mlflow", outside).await.unwrap_err();
+    assert!(matches!(err, StoreError::References(_)), "{err}");
+    assert_eq!(log_len(store).await, log);
+}
+
+pub async fn the_sweep_takes_what_the_run_did_not_see_and_nothing_else(store: &dyn Store) {
+    service(store, "hive").await;
+    table(store, "hive.dwh.marts.daily", &["a", "b"]).await;
+    let mlflow = service_id(store, "mlflow").await;
+    let batch = |run, trees: Vec<EntityTree>, edges: Vec<EdgeDraft>| SnapshotWrite {
+        run_id: run,
+        service: fqn("mlflow"),
+        source: "mlflow:mlflow".into(),
+        trees,
+        edges,
+    };
+    let run = start_run(store, mlflow).await;
+    store
+        .reconcile_batch(
+            "mlflow",
+            batch(
+                run,
+                vec![
+                    snapshot_model("mlflow.churn", &["a"]),
+                    snapshot_model("mlflow.fraud", &["b"]),
+                ],
+                vec![
+                    feed("hive.dwh.marts.daily.a", "mlflow.churn.a"),
+                    feed("hive.dwh.marts.daily.b", "mlflow.fraud.b"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    // Someone else's entity under the service, and someone else's edge onto churn.
+    store
+        .put_entity_tree(
+            "api",
+            EntityTree {
+                root: draft(EntityKind::MlModel, "mlflow.hand_made"),
+                children: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .put_edges(
+            "api",
+            vec![EdgeDraft {
+                key: EdgeKey {
+                    from: fqn("hive.dwh.marts.daily.b"),
+                    to: fqn("mlflow.churn.a"),
+                    source: "api".into(),
+                },
+                columns: vec![],
+                transform: None,
+            }],
+        )
+        .await
+        .unwrap();
+
+    // The next run sees churn only, in two batches (model first, its edge after).
+    let run = start_run(store, mlflow).await;
+    store
+        .reconcile_batch(
+            "mlflow",
+            batch(run, vec![snapshot_model("mlflow.churn", &["a"])], vec![]),
+        )
+        .await
+        .unwrap();
+    store
+        .reconcile_batch(
+            "mlflow",
+            batch(
+                run,
+                vec![],
+                vec![feed("hive.dwh.marts.daily.a", "mlflow.churn.a")],
+            ),
+        )
+        .await
+        .unwrap();
+    // One entity per sweep call: bounded batches, called until empty.
+    let mut total = RunCounts::default();
+    let mut calls = 0;
+    loop {
+        let counts = store
+            .sweep_unseen("mlflow", run, &fqn("mlflow"), "mlflow:mlflow", 1)
+            .await
+            .unwrap();
+        calls += 1;
+        if counts.is_empty() {
+            break;
+        }
+        total.add(counts);
+    }
+    assert!(calls >= 2);
+    assert_eq!(
+        total.entities_deleted, 2,
+        "fraud and its feature: {total:?}"
+    );
+    assert_eq!(total.edges_removed, 1, "fraud's edge: {total:?}");
+    for gone in ["mlflow.fraud", "mlflow.fraud.b"] {
+        let err = store.get_entity(&fqn(gone)).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{gone}: {err}");
+    }
+    for kept in ["mlflow.churn", "mlflow.churn.a", "mlflow.hand_made"] {
+        store.get_entity(&fqn(kept)).await.unwrap();
+    }
+    let churn_a = store.get_entity(&fqn("mlflow.churn.a")).await.unwrap().id;
+    let (incoming, _) = store.edges_of(churn_a, 10).await.unwrap();
+    let mut sources: Vec<&str> = incoming.iter().map(|e| e.source.as_str()).collect();
+    sources.sort_unstable();
+    assert_eq!(
+        sources,
+        ["api", "mlflow:mlflow"],
+        "the api edge is untouched"
+    );
+}
+
 #[macro_export]
 macro_rules! conformance_suite {
     ($open:path) => {
@@ -1350,6 +1594,9 @@ macro_rules! conformance_suite {
             lineage_documents_replace_their_own_edges_only,
             ingestion_leases_exclude_other_replicas_until_they_run_out,
             ingestion_runs_record_their_outcome_newest_first,
+            a_run_left_running_is_marked_abandoned_by_the_next,
+            reconciled_snapshots_write_once_and_skip_missing_columns,
+            the_sweep_takes_what_the_run_did_not_see_and_nothing_else,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {
