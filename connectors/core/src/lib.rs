@@ -62,6 +62,8 @@ pub struct SinkError(pub String);
 /// Why a connection test or a pull failed, worded for the person reading the run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
+    #[error("the service's connection settings are invalid: {0}")]
+    Config(String),
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url} refused the credentials ({status}); check the service's connection settings")]
