@@ -93,14 +93,9 @@ fn default_timeout() -> u64 {
 
 impl MlflowConfig {
     /// Reads `{"url", "username"/"password" or "token", "owner_tag", "dataset_tables":
-    /// [{"match", "table"}], "page_size", "timeout_secs"}`; other keys of the service's
-    /// config (its schedule) are not this connector's.
+    /// [{"match", "table"}], "page_size", "timeout_secs"}`.
     pub fn from_connection(config: &ConnectionConfig) -> Result<Self, ConnectorError> {
-        let mut own = config.0.clone();
-        for key in ["schedule", "timezone", "run_timeout_secs", "retries"] {
-            own.remove(key);
-        }
-        let raw: Raw = serde_json::from_value(serde_json::Value::Object(own))
+        let raw: Raw = serde_json::from_value(serde_json::Value::Object(config.0.clone()))
             .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let url = reqwest::Url::parse(raw.url.trim_end_matches('/'))
             .map_err(|e| ConnectorError::Config(format!("url {:?}: {e}", raw.url)))?;
@@ -222,8 +217,7 @@ mod tests {
         let c =
             config(json!({"url": "http://m", "username": "svc", "password": "hunter2"})).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
-        let c =
-            config(json!({"url": "http://m", "token": "s3cr3t", "schedule": "@daily"})).unwrap();
+        let c = config(json!({"url": "http://m", "token": "s3cr3t"})).unwrap();
         assert!(!format!("{c:?}").contains("s3cr3t"));
     }
 }

@@ -19,6 +19,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::api;
 use crate::config::Config;
 use crate::error::{self, ApiError};
+use crate::ingestion::{Ingestion, Scheduler, SystemClock};
 use crate::live_graph::{self, LiveGraph};
 use crate::notifier::Notifier;
 use crate::state::AppState;
@@ -59,11 +60,17 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
         Opening::Rebuilt(_) => {}
     }
     Ok(AppState {
-        store,
+        store: store.clone(),
         graph,
         search,
         notifier: None,
         documents: Default::default(),
+        ingestion: Ingestion::new(
+            store.clone(),
+            config.ingestion.clone(),
+            Arc::new(SystemClock),
+            Ingestion::default_holder(),
+        ),
         platforms: config.documents.datahub_platforms.clone().into(),
         anonymous_read: config.auth.anonymous_read,
     })
@@ -124,12 +131,19 @@ pub async fn serve(
         Duration::from_millis(config.graph.follow_interval_ms),
     );
     let notifier = Notifier::spawn(state.store.clone(), config.notifier.clone());
+    let scheduler = config
+        .ingestion
+        .scheduler
+        .then(|| Scheduler::new(state.ingestion.clone()).spawn(config.ingestion.tick_interval));
     state.notifier = Some(notifier.waker());
     let app = router(state, config);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     follower.abort();
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     notifier.shutdown().await;
     served
 }

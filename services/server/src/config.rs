@@ -26,6 +26,7 @@ pub struct Config {
     pub search: SearchConfig,
     pub documents: DocumentsConfig,
     pub notifier: crate::notifier::NotifierConfig,
+    pub ingestion: crate::ingestion::IngestionConfig,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -91,6 +92,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             documents: DocumentsConfig::default(),
             notifier: Default::default(),
+            ingestion: Default::default(),
         }
     }
 }

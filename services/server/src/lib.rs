@@ -12,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod ingest_cli;
+pub mod ingestion;
 pub mod lineage_cli;
 pub mod live_graph;
 pub mod notifier;

@@ -283,7 +283,7 @@ pub async fn apply_committed(state: &AppState, write: Arc<CommittedWrite>) {
 
 /// Applies new change-log rows to the graph and the search index; failures are logged
 /// and left for the next round.
-async fn follow(state: &AppState) {
+pub(crate) async fn follow(state: &AppState) {
     let store = state.store.as_ref();
     // Independent readers of the same rows: side by side, the write waits for the slower.
     let (graph, search) = tokio::join!(state.graph.sync(store), state.search.sync(store));

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use tributary_catalog::Role;
 use tributary_server::config::{Config, ConfigOverrides, redact_url};
-use tributary_server::{api, app, bootstrap, demo, lineage_cli, synthetic};
+use tributary_server::{api, app, bootstrap, demo, ingest_cli, lineage_cli, synthetic};
 
 // Frees of many small blocks (a large document's rows) cost glibc's allocator a fifth of
 // the request; see BENCHMARKS.md.
@@ -58,6 +58,12 @@ enum Command {
     /// Rebuild the search index from the catalog (stop the server first when the index
     /// is on disk: one process writes it at a time).
     Reindex,
+    /// Run one ingestion of a service now, against the configured catalog, with a progress
+    /// bar. Exit 0 when it succeeded, 1 when it failed, 2 when it could not start.
+    Ingest {
+        /// The service's name, e.g. mlflow_prod.
+        service: String,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Tools for development and benchmarks.
@@ -258,6 +264,9 @@ async fn main() -> anyhow::Result<()> {
                 stats.bytes_on_disk as f64 / (1024.0 * 1024.0),
                 rebuilt.seq
             );
+        }
+        Command::Ingest { service } => {
+            std::process::exit(ingest_cli::ingest(store, &config, &service).await);
         }
         Command::Openapi | Command::Lineage { .. } => {
             unreachable!("handled before the store is opened")

@@ -76,7 +76,7 @@ impl NotifierConfig {
 }
 
 /// Durations as integer milliseconds.
-mod millis {
+pub(crate) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

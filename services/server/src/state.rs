@@ -6,6 +6,7 @@ use tributary_search::SearchIndex;
 use tributary_store::Store;
 
 use crate::applied_documents::AppliedDocuments;
+use crate::ingestion::Ingestion;
 use crate::live_graph::LiveGraph;
 use crate::notifier::NotifierWaker;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub documents: Arc<AppliedDocuments>,
     /// How DataHub lineage files map to services (`documents.datahub_platforms`).
     pub platforms: Arc<[tributary_documents::PlatformRule]>,
+    /// Starts ingestion runs of services (API triggers; the scheduler shares it).
+    pub ingestion: Arc<Ingestion>,
     /// Whether requests without a token may read (`auth.anonymous_read`).
     pub anonymous_read: bool,
 }

@@ -10,6 +10,7 @@ pub mod lineage_view;
 pub mod models;
 pub mod openmetadata;
 pub mod paging;
+pub mod runs;
 pub mod search;
 pub mod services;
 pub mod tables;
@@ -65,6 +66,7 @@ impl Modify for BearerAuth {
 pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .merge(services::router())
+        .merge(runs::router())
         .merge(tables::router())
         .merge(models::router())
         .merge(teams::router())

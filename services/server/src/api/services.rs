@@ -18,6 +18,7 @@ use crate::api::validate::validate_text;
 use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
+use crate::ingestion::IngestionSettings;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -40,6 +41,8 @@ pub struct ServiceRequest {
     /// How connectors reach it. Secrets are stored but never shown.
     #[serde(default)]
     pub connection: ConnectionConfig,
+    /// When it is pulled (cron schedule and time zone) and how long a run may take.
+    pub ingestion: Option<IngestionSettings>,
 }
 
 /// A service as shown: secrets in `connection` read `"***"`.
@@ -54,6 +57,7 @@ pub struct ServiceView {
     pub owner: Option<String>,
     pub tags: Vec<String>,
     pub connection: ConnectionConfig,
+    pub ingestion: Option<IngestionSettings>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -69,6 +73,7 @@ fn view(entity: Entity, connection: &ConnectionConfig) -> Result<ServiceView, Ap
         serde_json::from_value(entity.attrs["service_type"].clone()).map_err(|e| {
             ApiError::internal(&format!("service {} has no valid type: {e}", entity.fqn))
         })?;
+    let ingestion = IngestionSettings::of(&entity);
     Ok(ServiceView {
         id: entity.id,
         name: entity.name,
@@ -79,6 +84,7 @@ fn view(entity: Entity, connection: &ConnectionConfig) -> Result<ServiceView, Ap
         owner: entity.owner,
         tags: entity.tags,
         connection: connection.redacted(),
+        ingestion,
         version: entity.version,
         created_at: entity.created_at,
         updated_at: entity.updated_at,
@@ -162,6 +168,12 @@ async fn put_service(
     draft.owner = body.owner;
     draft.tags = crate::api::validate::validate_tags(body.tags)?;
     draft.attrs = json!({ "service_type": body.service_type });
+    if let Some(settings) = body.ingestion {
+        settings.validate().map_err(|reason| {
+            ApiError::bad_request("invalid_ingestion", format!("ingestion: {reason}"))
+        })?;
+        draft.attrs["ingestion"] = json!(settings);
+    }
     let written = state
         .store
         .put_service(who.actor(), draft, body.connection)

@@ -5,6 +5,7 @@ pub mod failures;
 pub mod graph;
 pub mod harness;
 pub mod incidents;
+pub mod ingestion;
 pub mod resources;
 pub mod search;
 
@@ -48,6 +49,9 @@ macro_rules! all_api_tests {
             search::models_by_feature_exact_then_close,
             search::search_follows_updates_and_deletes,
             search::suggest_and_bad_search_requests,
+            ingestion::mlflow_runs_fill_the_catalog_then_follow_it,
+            ingestion::run_requests_are_checked,
+            ingestion::the_scheduler_runs_due_slots_once_across_replicas,
         );
     };
 }
