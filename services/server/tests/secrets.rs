@@ -1,4 +1,5 @@
-//! A service's password is stored, but no API response and no log line ever shows it.
+//! A service's password is stored, but no API response and no log line ever shows it —
+//! also not while a connector uses it against a real MLflow server, or fails to reach one.
 //! Its own test binary: it installs a global TRACE-level log capture.
 
 // Only the harness: the suites themselves run in api_sqlite and api_postgres.
@@ -89,11 +90,57 @@ async fn secrets_never_leave_the_store(scratch: ScratchStore) {
     assert_eq!(stored.0["password"], PASSWORD, "the password is stored");
     assert_eq!(stored.0["auth"]["token"], TOKEN);
     assert_eq!(stored.0["host"], "meta2");
+
+    // Connectors: basic auth against a real MLflow (which takes any credentials), a
+    // bearer token against one that is down; both runs recorded, neither showing a secret.
+    let mlflow = tributary_mlflow::testing::MlflowServer::start();
+    for (name, connection) in [
+        (
+            "mlflow_basic",
+            json!({"url": mlflow.url, "username": "svc", "password": PASSWORD}),
+        ),
+        (
+            "mlflow_down",
+            json!({"url": "http://127.0.0.1:1", "token": TOKEN}),
+        ),
+    ] {
+        let (s, body) = app
+            .put(
+                &format!("/api/v1/services/{name}"),
+                &app.admin,
+                json!({"service_type": "mlflow", "connection": connection,
+                       "ingestion": {"retries": 0}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        bodies.push(body);
+        let uri = format!("/api/v1/services/{name}/runs");
+        let (s, body) = app.call(Method::POST, &uri, Some(&app.editor), None).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+        let finished = loop {
+            let (_, runs) = app.get(&uri).await;
+            if runs["items"][0]["status"] != "running" {
+                break runs;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        bodies.push(finished);
+    }
+    let statuses: Vec<String> = bodies[bodies.len() - 3..]
+        .iter()
+        .filter_map(|b| b["items"][0]["status"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "{bodies:?}");
+    drop(mlflow);
     let changes = app.store().changes_after(0, 1000).await.unwrap();
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
         logged.contains("served"),
         "the capture sees the server's request logs"
+    );
+    assert!(
+        logged.contains("ingestion run finished") && logged.contains("ingestion attempt failed"),
+        "the capture sees the ingestion logs"
     );
     for secret in [PASSWORD, TOKEN] {
         for body in &bodies {
