@@ -161,7 +161,9 @@ impl Ingestion {
             more_warnings: 0,
             progress,
         };
-        let renewal = self.spawn_lease_renewal(service.id);
+        // Ends only when the lease is lost: then another replica may be running the
+        // service, and this run stops rather than overlap it.
+        let mut renewal = self.spawn_lease_renewal(service.id);
         let timeout = settings.timeout(self.config.run_timeout);
         let retries = settings.retries(self.config.retries);
         let mut outcome: Result<(), String> = Err("not run".into());
@@ -174,7 +176,14 @@ impl Ingestion {
                 tokio::time::sleep(wait).await;
             }
             let pulled = match &connector {
-                Ok(connector) => tokio::time::timeout(timeout, connector.pull(&mut sink)).await,
+                Ok(connector) => tokio::select! {
+                    pulled = tokio::time::timeout(timeout, connector.pull(&mut sink)) => pulled,
+                    _ = &mut renewal => {
+                        outcome = Err("stopped: another replica took the service's lease over \
+                            (this replica could not renew it in time)".into());
+                        break;
+                    }
+                },
                 Err(e) => Ok(Err(ConnectorError::Config(e.to_string()))),
             };
             let (error, retry) = match pulled {
@@ -283,7 +292,9 @@ impl Ingestion {
                 {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::error!("the ingestion lease was taken over by another replica");
+                        tracing::error!(
+                            "the ingestion lease was taken over by another replica; stopping the run"
+                        );
                         return;
                     }
                     Err(err) => tracing::warn!(error = %err, "could not renew the ingestion lease"),

@@ -294,6 +294,45 @@ pub async fn run_requests_are_checked(app: &TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["ingestion"]["timezone"], "Europe/Moscow");
+
+    // Connection settings the connector cannot use: the run is recorded as failed, saying why.
+    let (s, _) = app
+        .put(
+            "/api/v1/services/mlflow_bad",
+            &app.admin,
+            json!({"service_type": "mlflow", "connection": {"uri": "http://mlflow"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let failed = run(app, "mlflow_bad").await;
+    assert_eq!(failed["status"], "failed");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("connection settings are invalid") && error.contains("uri"),
+        "{error}"
+    );
+    // While a run of a service is in progress, another is refused.
+    let held = app
+        .state
+        .ingestion
+        .begin(&Fqn::parse("mlflow_bad").unwrap(), RunTrigger::Manual, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let (s, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/services/mlflow_bad/runs",
+            Some(&app.editor),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&body)),
+        (StatusCode::CONFLICT, "run_in_progress"),
+        "{body}"
+    );
+    drop(held);
 }
 
 /// A clock the test sets.
@@ -428,4 +467,71 @@ pub async fn the_scheduler_runs_due_slots_once_across_replicas(app: &TestApp) {
     assert!(abandoned.error.as_deref().unwrap().contains("abandoned"));
     assert_eq!(runs.len(), 4, "two slots, the held run, the take-over");
     drop(held);
+}
+
+pub async fn a_run_whose_lease_is_taken_over_stops(app: &TestApp) {
+    // A source that accepts connections and never answers: the run hangs in its pull.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let (s, body) = app
+        .put(
+            "/api/v1/services/mlflow_slow",
+            &app.admin,
+            json!({"service_type": "mlflow", "connection": {"url": url, "timeout_secs": 30},
+                   "ingestion": {"retries": 0}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let t0 = Utc::now();
+    let clock = Arc::new(HandClock(Mutex::new(t0)));
+    // Renewed every 100 ms of real time, at the hand-set clock's time.
+    let config = IngestionConfig {
+        lease: Duration::from_millis(300),
+        ..IngestionConfig::default()
+    };
+    let store = app.scratch.store.clone();
+    let a = Ingestion::new(store.clone(), config.clone(), clock.clone(), "replica-a");
+    let b = Ingestion::new(store.clone(), config, clock.clone(), "replica-b");
+    let service = Fqn::parse("mlflow_slow").unwrap();
+    let begun = a
+        .begin(&service, RunTrigger::Manual, None)
+        .await
+        .unwrap()
+        .unwrap();
+    // A stalls past its lease (the clock jumps); B takes the service over.
+    clock.set(t0 + TimeDelta::seconds(1));
+    let taken = b
+        .begin(&service, RunTrigger::Manual, None)
+        .await
+        .unwrap()
+        .unwrap();
+    let started = Instant::now();
+    let stopped = a.execute(begun, None).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "A stopped, not timed out"
+    );
+    assert_eq!(stopped.status, RunStatus::Failed);
+    assert!(
+        stopped
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("another replica took"),
+        "{stopped:?}"
+    );
+    // B's claim is intact: A, no longer the holder, released nothing.
+    assert!(
+        !store
+            .acquire_ingestion_lease(
+                taken.service.id,
+                "replica-c",
+                clock.now(),
+                Duration::from_secs(1)
+            )
+            .await
+            .unwrap()
+    );
+    drop(taken);
+    drop(silent);
 }

@@ -52,6 +52,7 @@ macro_rules! all_api_tests {
             ingestion::mlflow_runs_fill_the_catalog_then_follow_it,
             ingestion::run_requests_are_checked,
             ingestion::the_scheduler_runs_due_slots_once_across_replicas,
+            ingestion::a_run_whose_lease_is_taken_over_stops,
         );
     };
 }
