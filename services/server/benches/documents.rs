@@ -199,14 +199,19 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut rows = Vec::new();
 
+    // `TRIBUTARY_BENCH_BACKENDS=postgres` for one backend alone (profiling).
+    let backends = std::env::var("TRIBUTARY_BENCH_BACKENDS").unwrap_or("sqlite,postgres".into());
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = SqliteStore::open(&format!("sqlite://{}/catalog.db", dir.path().display()))
-        .await
-        .unwrap();
-    rows.push(run("SQLite", Arc::new(sqlite)).await);
+    if backends.contains("sqlite") {
+        let sqlite = SqliteStore::open(&format!("sqlite://{}/catalog.db", dir.path().display()))
+            .await
+            .unwrap();
+        rows.push(run("SQLite", Arc::new(sqlite)).await);
+    }
 
     if let Ok(admin_url) = std::env::var("TRIBUTARY_BENCH_POSTGRES_URL")
         .or_else(|_| std::env::var("TRIBUTARY_TEST_POSTGRES_URL"))
+        && backends.contains("postgres")
     {
         let db = "tributary_bench_documents";
         let mut admin = PgConnection::connect(&admin_url).await.unwrap();
