@@ -67,9 +67,23 @@ fn push_in_ids(qb: &mut sqlx::QueryBuilder<Db>, column: &str, ids: &[uuid::Uuid]
 // Bulk inserts as one `INSERT … SELECT FROM UNNEST` of one array per column: one short
 // statement, planned once, for any number of rows.
 
+/// New rows (a first version) go in by a plain `INSERT`: writers are serialised, so they
+/// cannot conflict, and PostgreSQL's speculative insertion for `ON CONFLICT` costs a fifth
+/// of a bulk insert. The rest are upserts.
 async fn upsert_entities(
     conn: &mut sqlx::PgConnection,
     rows: &[tributary_catalog::Entity],
+) -> crate::Result<()> {
+    let (new, changed): (Vec<&tributary_catalog::Entity>, Vec<_>) =
+        rows.iter().partition(|e| e.version == 1);
+    insert_entity_rows(&mut *conn, &new, "").await?;
+    insert_entity_rows(&mut *conn, &changed, crate::sql::ENTITY_ON_CONFLICT).await
+}
+
+async fn insert_entity_rows(
+    conn: &mut sqlx::PgConnection,
+    rows: &[&tributary_catalog::Entity],
+    on_conflict: &str,
 ) -> crate::Result<()> {
     use sqlx::types::Json;
     if rows.is_empty() {
@@ -81,7 +95,7 @@ async fn upsert_entities(
          $11::text[], $12::bigint[], $13::timestamptz[], $14::timestamptz[], \
          $15::timestamptz[]){}",
         crate::sql::ENTITY_COLUMNS,
-        crate::sql::ENTITY_ON_CONFLICT
+        on_conflict
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rows.iter().map(|e| e.id).collect::<Vec<_>>())
@@ -112,9 +126,21 @@ async fn upsert_entities(
     Ok(())
 }
 
+/// As [`upsert_entities`]: an edge never updated (updated when created) is new.
 async fn upsert_edges(
     conn: &mut sqlx::PgConnection,
     rows: &[tributary_catalog::Edge],
+) -> crate::Result<()> {
+    let (new, changed): (Vec<&tributary_catalog::Edge>, Vec<_>) =
+        rows.iter().partition(|e| e.created_at == e.updated_at);
+    insert_edge_rows(&mut *conn, &new, "").await?;
+    insert_edge_rows(&mut *conn, &changed, crate::sql::EDGE_ON_CONFLICT).await
+}
+
+async fn insert_edge_rows(
+    conn: &mut sqlx::PgConnection,
+    rows: &[&tributary_catalog::Edge],
+    on_conflict: &str,
 ) -> crate::Result<()> {
     use sqlx::types::Json;
     if rows.is_empty() {
@@ -126,7 +152,7 @@ async fn upsert_edges(
          $4::text[], $5::jsonb[], $6::text[], $7::timestamptz[], $8::timestamptz[]) \
          AS u(id, from_id, to_id, source, columns, transform, created_at, updated_at){}",
         crate::sql::EDGE_COLUMNS,
-        crate::sql::EDGE_ON_CONFLICT
+        on_conflict
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rows.iter().map(|e| e.id).collect::<Vec<_>>())
