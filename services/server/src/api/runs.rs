@@ -17,7 +17,17 @@ use crate::ingestion::StartError;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_runs, start_run))
+    OpenApiRouter::new()
+        .routes(routes!(list_runs, start_run))
+        .routes(routes!(test_connection))
+}
+
+/// Whether the source answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionTest {
+    pub reachable: bool,
+    /// Why not, for a person to act on.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,6 +90,29 @@ async fn list_runs(
     }
     let items = state.store.ingestion_runs(service.id, limit).await?;
     Ok(Json(RunList { items }))
+}
+
+/// Asks the service's source whether it answers and accepts the stored credentials;
+/// nothing is read into the catalog. A source that fails is a 200 saying why.
+#[utoipa::path(post, path = "/services/{name}/connection-test", tag = "services",
+    params(("name" = String, Path, description = "Service name", example = "mlflow_prod")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ConnectionTest),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "The service has no connector", body = ErrorBody)))]
+async fn test_connection(
+    _: Editor,
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ConnectionTest>, ApiError> {
+    let fqn = service_fqn(&name)?;
+    let outcome = state.ingestion.test_connection(&fqn).await?;
+    Ok(Json(ConnectionTest {
+        reachable: outcome.is_ok(),
+        error: outcome.err(),
+    }))
 }
 
 /// Starts a run of the service now. Answers at once with the run (`running`); follow it

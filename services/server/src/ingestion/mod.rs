@@ -154,15 +154,8 @@ impl Ingestion {
         self.running.lock().expect("running set").contains(&service)
     }
 
-    /// Claims the service (in this process, then by its lease) and records a run starting.
-    /// `slot` is the cron slot a scheduled run serves: `Ok(None)` when another replica has
-    /// served it already.
-    pub async fn begin(
-        self: &Arc<Self>,
-        service: &Fqn,
-        trigger: RunTrigger,
-        slot: Option<DateTime<Utc>>,
-    ) -> Result<Option<BegunRun>, StartError> {
+    /// The service at `fqn`, if it has a connector.
+    async fn pullable(&self, service: &Fqn) -> Result<(Entity, ServiceType), StartError> {
         let entity = match self.store.get_entity(service).await {
             Ok(e) if e.kind == EntityKind::Service => e,
             Ok(_) | Err(StoreError::NotFound { .. }) => {
@@ -179,6 +172,31 @@ impl Ingestion {
                 service_type: service_type.as_str(),
             });
         }
+        Ok((entity, service_type))
+    }
+
+    /// Asks the service's source whether it answers and takes the credentials: `Err` with
+    /// why not, worded for a person, with the connection's secrets scrubbed.
+    pub async fn test_connection(&self, service: &Fqn) -> Result<Result<(), String>, StartError> {
+        let (_, service_type) = self.pullable(service).await?;
+        let connection = self.store.service_connection(service).await?;
+        let outcome = match connector_for(service_type, service, &connection) {
+            Ok(connector) => connector.test_connection().await,
+            Err(err) => Err(err),
+        };
+        Ok(outcome.map_err(|e| run::scrub(e.to_string(), &connection)))
+    }
+
+    /// Claims the service (in this process, then by its lease) and records a run starting.
+    /// `slot` is the cron slot a scheduled run serves: `Ok(None)` when another replica has
+    /// served it already.
+    pub async fn begin(
+        self: &Arc<Self>,
+        service: &Fqn,
+        trigger: RunTrigger,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<Option<BegunRun>, StartError> {
+        let (entity, service_type) = self.pullable(service).await?;
         {
             let mut running = self.running.lock().expect("running set");
             if !running.insert(entity.id) {

@@ -115,7 +115,7 @@ fn transient(err: &ConnectorError) -> bool {
 
 /// Replaces every secret of the connection in `text`: a source may echo a credential in
 /// an error message, and run records are shown to every reader.
-fn scrub(text: String, connection: &ConnectionConfig) -> String {
+pub(super) fn scrub(text: String, connection: &ConnectionConfig) -> String {
     connection
         .secret_values()
         .iter()

@@ -91,6 +91,10 @@ pub async fn mlflow_runs_fill_the_catalog_then_follow_it(app: &TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     mlflow_service(app, &mlflow.url).await;
+    let test = "/api/v1/services/mlflow_prod/connection-test";
+    let (s, tested) = app.call(Method::POST, test, Some(&app.editor), None).await;
+    assert_eq!(s, StatusCode::OK, "{tested}");
+    assert_eq!(tested, json!({"reachable": true, "error": null}));
 
     let first = run(app, "mlflow_prod").await;
     assert_eq!(first["status"], "succeeded", "{first}");
@@ -200,6 +204,13 @@ pub async fn mlflow_runs_fill_the_catalog_then_follow_it(app: &TestApp) {
 
     // MLflow down: the run fails with the endpoint and the cause, and deletes nothing.
     drop(mlflow);
+    let (s, tested) = app.call(Method::POST, test, Some(&app.editor), None).await;
+    assert_eq!(s, StatusCode::OK, "{tested}");
+    assert_eq!(tested["reachable"], false);
+    assert!(
+        tested["error"].as_str().unwrap().contains("cannot reach"),
+        "{tested}"
+    );
     let down = run(app, "mlflow_prod").await;
     assert_eq!(down["status"], "failed", "{down}");
     let error = down["error"].as_str().unwrap();
@@ -243,6 +254,19 @@ pub async fn run_requests_are_checked(app: &TestApp) {
         .call(
             Method::POST,
             "/api/v1/services/hive/runs",
+            Some(&app.editor),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "no_connector"),
+        "{body}"
+    );
+    let (s, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/services/hive/connection-test",
             Some(&app.editor),
             None,
         )
