@@ -250,32 +250,16 @@ pub async fn run_requests_are_checked(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
-    let (s, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/services/hive/runs",
-            Some(&app.editor),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "no_connector"),
-        "{body}"
-    );
-    let (s, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/services/hive/connection-test",
-            Some(&app.editor),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (s, code(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "no_connector"),
-        "{body}"
-    );
+    // A service without a connector can be neither run nor tested.
+    for action in ["runs", "connection-test"] {
+        let uri = format!("/api/v1/services/hive/{action}");
+        let (s, body) = app.call(Method::POST, &uri, Some(&app.editor), None).await;
+        assert_eq!(
+            (s, code(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "no_connector"),
+            "{uri}: {body}"
+        );
+    }
     let (s, _) = app
         .call(
             Method::POST,
