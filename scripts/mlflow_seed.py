@@ -11,6 +11,8 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
+MLFLOW_3 = int(mlflow.__version__.split(".")[0]) >= 3
+
 
 class Scorer(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
@@ -30,8 +32,10 @@ def train(name, table, features, params, metrics):
         mlflow.set_tag("team", "scoring")
         mlflow.log_input(dataset, context="training")
         signature = infer_signature(frame, pd.Series([0.5, 0.5]))
-        info = mlflow.pyfunc.log_model(name="model", python_model=Scorer(), signature=signature,
-                                       registered_model_name=name)
+        # MLflow 3 names logged models; MLflow 2 keeps them under a run's artifact path.
+        where = {"name": "model"} if MLFLOW_3 else {"artifact_path": "model"}
+        info = mlflow.pyfunc.log_model(python_model=Scorer(), signature=signature,
+                                       registered_model_name=name, **where)
     return run.info.run_id, info
 
 

@@ -10,10 +10,17 @@ pub struct MlflowServer {
 }
 
 impl MlflowServer {
-    /// Starts a fresh seeded server: ~20 s, plus ~70 s the first time (the venv install).
+    /// Starts a fresh seeded MLflow 3 server: ~20 s, plus ~70 s the first time (the venv
+    /// install).
     pub fn start() -> MlflowServer {
+        Self::start_major(3)
+    }
+
+    /// As [`MlflowServer::start`], of MLflow `major` (2 or 3).
+    pub fn start_major(major: u8) -> MlflowServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let output = Command::new(root.join("scripts/mlflow-server"))
+            .env("MLFLOW_MAJOR", major.to_string())
             .current_dir(&root)
             .output()
             .expect("scripts/mlflow-server runs");
