@@ -106,7 +106,7 @@ impl Client {
         }
     }
 
-    /// GETs and decodes JSON; a 404 is an error here (the caller expected the resource).
+    /// GETs and decodes JSON; `None` when MLflow answers 404.
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         path: &str,
