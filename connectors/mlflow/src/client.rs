@@ -64,21 +64,13 @@ impl Client {
             Auth::Basic { username, password } => request.basic_auth(username, Some(password)),
             Auth::Bearer { token } => request.bearer_auth(token),
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ConnectorError::Unreachable {
-                url: shown.clone(),
-                reason: reason(&e),
-            })?;
+        let unreachable = |e: reqwest::Error| ConnectorError::Unreachable {
+            url: shown.clone(),
+            reason: reason(&e),
+        };
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| ConnectorError::Unreachable {
-                url: shown.clone(),
-                reason: reason(&e),
-            })?;
+        let body = response.text().await.map_err(unreachable)?;
         match status.as_u16() {
             200..=299 => Ok(Some(body)),
             401 | 403 => Err(ConnectorError::Unauthorized {
@@ -119,8 +111,7 @@ impl Client {
             .map(Some)
             .map_err(|e| ConnectorError::Unreadable {
                 url: self
-                    .base
-                    .join(path)
+                    .endpoint(path)
                     .map(|u| u.to_string())
                     .unwrap_or_default(),
                 reason: e.to_string(),

@@ -241,6 +241,10 @@ pub trait Store: Send + Sync + 'static {
     /// The latest cron slot a run of the service was started for.
     async fn last_scheduled_slot(&self, service_id: Uuid) -> Result<Option<DateTime<Utc>>>;
 
+    /// The latest cron slot served, of every service that has had a scheduled run: what
+    /// a scheduler tick needs, in one query.
+    async fn last_scheduled_slots(&self) -> Result<HashMap<Uuid, DateTime<Utc>>>;
+
     /// Reconciles one batch of a connector's snapshot in one transaction: trees upserted
     /// (unchanged rows untouched, children no longer listed soft-deleted), edges upserted
     /// as the batch's source (those with an end the catalog does not hold left out and
@@ -260,7 +264,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<RunCounts>;
 
-    /// Records how a run ended, and forgets what it saw.
+    /// Records how a run ended, forgets what it saw, and gives up the service's lease if
+    /// the run's holder still has it — in one transaction.
     async fn finish_ingestion_run(
         &self,
         id: Uuid,

@@ -139,6 +139,19 @@ pub struct ListQuery {
     pub limit: u32,
 }
 
+impl ListQuery {
+    /// The first `limit` entities of `kind`, unfiltered.
+    pub fn first(kind: EntityKind, limit: u32) -> Self {
+        ListQuery {
+            kind,
+            within: None,
+            owner: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// One page and where the next one starts.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

@@ -104,13 +104,7 @@ async fn list_services(
 ) -> Result<Json<ServiceList>, ApiError> {
     let page = state
         .store
-        .list_entities(&ListQuery {
-            kind: EntityKind::Service,
-            within: None,
-            owner: None,
-            after: None,
-            limit: 10_000,
-        })
+        .list_entities(&ListQuery::first(EntityKind::Service, 10_000))
         .await?;
     let connections = state.store.service_connections().await?;
     let items = page

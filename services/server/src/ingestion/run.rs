@@ -175,16 +175,21 @@ impl Ingestion {
                     .saturating_mul(2u32.saturating_pow(attempt - 1));
                 tokio::time::sleep(wait).await;
             }
-            let pulled = match &connector {
-                Ok(connector) => tokio::select! {
-                    pulled = tokio::time::timeout(timeout, connector.pull(&mut sink)) => pulled,
-                    _ = &mut renewal => {
-                        outcome = Err("stopped: another replica took the service's lease over \
-                            (this replica could not renew it in time)".into());
-                        break;
-                    }
-                },
-                Err(e) => Ok(Err(ConnectorError::Config(e.to_string()))),
+            // Settings it cannot use: retrying would not help.
+            let connector = match &connector {
+                Ok(connector) => connector,
+                Err(e) => {
+                    outcome = Err(e.to_string());
+                    break;
+                }
+            };
+            let pulled = tokio::select! {
+                pulled = tokio::time::timeout(timeout, connector.pull(&mut sink)) => pulled,
+                _ = &mut renewal => {
+                    outcome = Err("stopped: another replica took the service's lease over \
+                        (this replica could not renew it in time)".into());
+                    break;
+                }
             };
             let (error, retry) = match pulled {
                 Ok(Ok(())) => {
@@ -234,9 +239,8 @@ impl Ingestion {
                 self.clock.now(),
             )
             .await?;
-        self.store
-            .release_ingestion_lease(service.id, &self.holder)
-            .await?;
+        // The lease went with the record; now this process may start the service again.
+        drop(_running);
         tracing::info!(
             status = finished.status.as_str(),
             created = finished.counts.entities_created,

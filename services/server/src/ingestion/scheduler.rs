@@ -50,15 +50,10 @@ impl Scheduler {
         let now = self.ingestion.clock.now();
         let store = &self.ingestion.store;
         let services = store
-            .list_entities(&ListQuery {
-                kind: EntityKind::Service,
-                within: None,
-                owner: None,
-                after: None,
-                limit: 10_000,
-            })
+            .list_entities(&ListQuery::first(EntityKind::Service, 10_000))
             .await?
             .items;
+        let served = store.last_scheduled_slots().await?;
         let mut started = Vec::new();
         for service in services {
             let Some(settings) = IngestionSettings::of(&service) else {
@@ -75,8 +70,11 @@ impl Scheduler {
             if self.ingestion.is_running(service.id) {
                 continue;
             }
-            let served = store.last_scheduled_slot(service.id).await?;
-            let from = served.unwrap_or(service.created_at).max(now - LOOKBACK);
+            let from = served
+                .get(&service.id)
+                .copied()
+                .unwrap_or(service.created_at)
+                .max(now - LOOKBACK);
             let mut slot = None;
             let mut after = from;
             while let Some(next) = schedule.next_after(after) {

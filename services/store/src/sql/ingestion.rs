@@ -121,6 +121,18 @@ macro_rules! sql_ingestion {
             Ok(run)
         }
 
+        async fn last_scheduled_slots(store: &$store) -> Result<HashMap<Uuid, DateTime<Utc>>> {
+            let rows = sqlx::query(
+                "SELECT service_id, MAX(scheduled_for) AS slot FROM ingestion_runs \
+                 WHERE scheduled_for IS NOT NULL GROUP BY service_id",
+            )
+            .fetch_all(&store.pool)
+            .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get("service_id")?, row.try_get("slot")?)))
+                .collect()
+        }
+
         async fn last_scheduled_slot(
             store: &$store,
             service_id: Uuid,
@@ -150,6 +162,16 @@ macro_rules! sql_ingestion {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            // The run's lease, if its replica still holds it: released with the record, so
+            // whoever sees the run finished may start the next one.
+            sqlx::query(
+                "DELETE FROM ingestion_leases WHERE EXISTS (SELECT 1 FROM ingestion_runs r \
+                 WHERE r.id = $1 AND r.service_id = ingestion_leases.service_id \
+                 AND r.holder = ingestion_leases.holder)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             let row = sqlx::query(AssertSqlSafe(format!(
                 "UPDATE ingestion_runs SET status = $1, finished_at = $2, counts = $3, \
                  warnings = $4, error = $5 WHERE id = $6 RETURNING {RUN_COLUMNS}"

@@ -404,6 +404,10 @@ macro_rules! sql_store {
                 last_scheduled_slot(self, service_id).await
             }
 
+            async fn last_scheduled_slots(&self) -> Result<HashMap<Uuid, DateTime<Utc>>> {
+                last_scheduled_slots(self).await
+            }
+
             async fn reconcile_batch(
                 &self,
                 actor: &str,

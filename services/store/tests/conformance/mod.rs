@@ -1204,6 +1204,13 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
     let hive = service_id(store, "hive").await;
     let before = log_len(store).await;
     let t0 = Utc::now();
+    let lease = Duration::from_secs(60);
+    assert!(
+        store
+            .acquire_ingestion_lease(hive, "replica-1", t0, lease)
+            .await
+            .unwrap()
+    );
     let first = store
         .start_ingestion_run(hive, RunTrigger::Schedule, "replica-1", t0, Some(t0))
         .await
@@ -1232,6 +1239,13 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
             .contains("connection refused")
     );
     assert!(failed.finished_at.is_some());
+    assert!(
+        store
+            .acquire_ingestion_lease(hive, "replica-2", t0 + chrono::Duration::seconds(3), lease)
+            .await
+            .unwrap(),
+        "a finished run gives its lease up"
+    );
 
     let second = store
         .start_ingestion_run(
@@ -1345,6 +1359,21 @@ pub async fn a_run_left_running_is_marked_abandoned_by_the_next(store: &dyn Stor
     assert_eq!(new.status, RunStatus::Running);
     // A manual run serves no slot: the last slot stays.
     assert_eq!(store.last_scheduled_slot(hive).await.unwrap(), Some(slot));
+    // The same, for every service at once (a service never scheduled is absent).
+    let mlflow = service_id(store, "mlflow").await;
+    let later = slot + chrono::Duration::hours(1);
+    store
+        .start_ingestion_run(mlflow, RunTrigger::Schedule, "r", t0, Some(slot))
+        .await
+        .unwrap();
+    store
+        .start_ingestion_run(mlflow, RunTrigger::Schedule, "r", t0, Some(later))
+        .await
+        .unwrap();
+    let slots = store.last_scheduled_slots().await.unwrap();
+    assert_eq!(slots.len(), 2, "{slots:?}");
+    assert_eq!(slots[&hive], slot);
+    assert_eq!(slots[&mlflow], later);
 }
 
 fn snapshot_model(model: &str, features: &[&str]) -> EntityTree {
