@@ -162,6 +162,15 @@ impl LineageGraph {
         }
     }
 
+    /// How many live entities of each kind the graph holds.
+    pub fn live_kinds(&self) -> HashMap<EntityKind, usize> {
+        let mut counts = HashMap::new();
+        for node in self.g.node_weights().filter(|n| n.live) {
+            *counts.entry(node.kind).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// An estimate of the memory the graph holds; see [`MemoryEstimate`].
     pub fn memory(&self) -> MemoryEstimate {
         use std::mem::size_of;

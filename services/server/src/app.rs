@@ -80,7 +80,7 @@ pub async fn state(store: Arc<dyn Store>, config: &Config) -> Result<AppState, S
 pub fn router(state: AppState, config: &Config) -> Router {
     let (api, openapi) = api::router().split_for_parts();
     api.merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .fallback(error::no_route)
+        .fallback(crate::ui::serve)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

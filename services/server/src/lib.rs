@@ -19,3 +19,4 @@ pub mod live_graph;
 pub mod notifier;
 pub mod state;
 pub mod synthetic;
+pub mod ui;

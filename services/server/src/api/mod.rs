@@ -9,6 +9,7 @@ pub mod lineage;
 pub mod lineage_view;
 pub mod models;
 pub mod openmetadata;
+pub mod overview;
 pub mod paging;
 pub mod runs;
 pub mod search;
@@ -44,7 +45,8 @@ use crate::state::AppState;
         (name = "lineage", description = "Lineage: edges, the graph around an entity, impact"),
         (name = "search", description = "Find entities by name, feature name or description"),
         (name = "incidents", description = "Incidents on broken entities and team notifications"),
-        (name = "tokens", description = "API tokens (admin)"),
+        (name = "tokens", description = "API tokens (admin), and who the caller is"),
+        (name = "overview", description = "The catalog at a glance, for the home page"),
         (name = "health", description = "Liveness and readiness")
     )
 )]
@@ -78,7 +80,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(impact::router())
         .merge(search::router())
         .merge(incidents::router())
-        .merge(tokens::router());
+        .merge(tokens::router())
+        .merge(overview::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .merge(health::router())

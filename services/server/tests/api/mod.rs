@@ -26,6 +26,8 @@ macro_rules! all_api_tests {
             resources::tokens_are_issued_used_and_revoked,
             resources::health_ready_and_openapi_are_served,
             resources::demo_loads_once_through_the_api_paths,
+            resources::overview_and_me_say_what_the_home_page_shows,
+            resources::ui_pages_and_files_are_served,
             failures::writes_need_a_token_of_the_right_role,
             failures::anonymous_reads_can_be_turned_off,
             failures::malformed_json_points_at_line_and_column,

@@ -455,3 +455,86 @@ pub async fn demo_loads_once_through_the_api_paths(app: &TestApp) {
     let (_, service) = app.get("/api/v1/services/hive_prod").await;
     assert_eq!(service["connection"]["password"], "***");
 }
+
+pub async fn overview_and_me_say_what_the_home_page_shows(app: &TestApp) {
+    app.seed().await;
+    let (s, overview) = app.get("/api/v1/overview").await;
+    assert_eq!(s, StatusCode::OK, "{overview}");
+    assert_eq!(overview["counts"]["table"], 1, "{overview}");
+    assert_eq!(overview["counts"]["column"], 2, "{overview}");
+    assert_eq!(overview["counts"]["service"], 1, "{overview}");
+    assert!(
+        overview["counts"].get("ml_model").is_none(),
+        "no models yet"
+    );
+    assert_eq!(overview["active_incidents"], json!([]));
+    assert_eq!(overview["recent_runs"], json!([]));
+
+    let (s, me) = app.get("/api/v1/me").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        me,
+        json!({"name": "anonymous", "role": null, "can_edit": false})
+    );
+    let (_, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&app.editor), None)
+        .await;
+    assert_eq!(
+        (me["role"].as_str(), me["can_edit"].as_bool()),
+        (Some("editor"), Some(true))
+    );
+    let (s, err) = app
+        .call(Method::GET, "/api/v1/me", Some("trb_not-a-token"), None)
+        .await;
+    assert_eq!((s, code(&err)), (StatusCode::UNAUTHORIZED, "invalid_token"));
+}
+
+/// The UI's pages answer deep links with `index.html`; missing files and API paths do not
+/// fall through to it. A binary built before the UI says how to build it.
+pub async fn ui_pages_and_files_are_served(app: &TestApp) {
+    let (s, page) = app.get("/").await;
+    let page = page.as_str().unwrap_or_default().to_owned();
+    if tributary_server::ui::built() {
+        assert_eq!(s, StatusCode::OK);
+        assert!(page.contains("<div id=\"root\">"), "{page}");
+        let script = page
+            .split("src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("index.html loads a script");
+        let (s, js) = app.get(script).await;
+        assert_eq!(s, StatusCode::OK, "{script}");
+        assert!(js.as_str().is_some_and(|js| js.len() > 1000), "{script}");
+    } else {
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(page.contains("npm run build"), "{page}");
+    }
+    for deep in [
+        "/models/mlflow_prod.churn_model",
+        "/lineage/a.b?level=column",
+        "/search",
+    ] {
+        let (s2, again) = app.get(deep).await;
+        assert_eq!(
+            (s2, again.as_str().unwrap_or_default()),
+            (s, page.as_str()),
+            "{deep}"
+        );
+    }
+    for missing in [
+        "/assets/nothing-here.js",
+        "/favicon.ico",
+        "/api",
+        "/api/v1",
+        "/api/v1/nothing",
+    ] {
+        let (s, err) = app.get(missing).await;
+        assert_eq!(
+            (s, code(&err)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{missing}"
+        );
+    }
+    let (s, err) = app.call(Method::POST, "/models/x", None, None).await;
+    assert_eq!((s, code(&err)), (StatusCode::NOT_FOUND, "not_found"));
+}
