@@ -100,13 +100,22 @@ function layout(nodes: Known[], edges: { from: string; to: string }[]): Map<stri
     }
     return at;
   }
-  // Huge neighbourhoods: one column per distance, rows in FQN order (siblings together).
-  const columns = new Map<number, Known[]>();
-  for (const n of nodes) columns.set(n.distance, [...(columns.get(n.distance) ?? []), n]);
-  for (const [d, col] of columns) {
-    col.sort((a, b) => a.fqn.localeCompare(b.fqn));
-    const top = -((col.length - 1) * (NODE_H + 10)) / 2;
-    col.forEach((n, i) => at.set(n.fqn, { x: d * (NODE_W + 100), y: top + i * (NODE_H + 10) }));
+  // Huge neighbourhoods: one block per distance, left to right, each block about as
+  // tall as wide (a single column of 1,000 nodes would be 56,000 px tall), rows in FQN
+  // order so siblings stay together.
+  const layers = new Map<number, Known[]>();
+  for (const n of nodes) layers.set(n.distance, [...(layers.get(n.distance) ?? []), n]);
+  const cellW = NODE_W + 30;
+  const cellH = NODE_H + 10;
+  let x = 0;
+  for (const d of [...layers.keys()].sort((a, b) => a - b)) {
+    const layer = layers.get(d)!;
+    layer.sort((a, b) => a.fqn.localeCompare(b.fqn));
+    const rows = Math.max(1, Math.ceil(Math.sqrt((layer.length * cellW) / cellH)));
+    const cols = Math.ceil(layer.length / rows);
+    const top = -((Math.min(rows, layer.length) - 1) * cellH) / 2;
+    layer.forEach((n, i) => at.set(n.fqn, { x: x + Math.floor(i / rows) * cellW, y: top + (i % rows) * cellH }));
+    x += cols * cellW + 160;
   }
   return at;
 }
@@ -297,9 +306,15 @@ function LineageGraph({ root, level, up, down }: { root: string; level: "table" 
   useEffect(() => {
     if (!centred.current && nodes.size > 0) {
       centred.current = true;
-      requestAnimationFrame(() => flow.fitView({ padding: 0.1, maxZoom: 1.2 }));
+      const at = positions.get(root);
+      // A small graph fits the screen; a huge one opens readable, on its centre entity.
+      requestAnimationFrame(() =>
+        nodes.size <= 150 || !at
+          ? flow.fitView({ padding: 0.1, maxZoom: 1.2 })
+          : flow.setCenter(at.x + NODE_W / 2, at.y + NODE_H / 2, { zoom: 0.7 }),
+      );
     }
-  }, [nodes, flow]);
+  }, [nodes, positions, root, flow]);
 
   const exportImage = async (kind: "png" | "svg") => {
     const el = wrapper.current?.querySelector<HTMLElement>(".react-flow__viewport");

@@ -66,7 +66,7 @@ async fn overview(_: Viewer, State(state): State<AppState>) -> Result<Json<Overv
             .list_incidents(Some(IncidentStatus::Acknowledged), SHOWN)
             .await?,
     );
-    active_incidents.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+    active_incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
     active_incidents.truncate(SHOWN as usize);
     let active_incidents = active_incidents
         .into_iter()
@@ -93,7 +93,7 @@ async fn overview(_: Viewer, State(state): State<AppState>) -> Result<Json<Overv
             });
         }
     }
-    recent_runs.sort_by(|a, b| b.run.started_at.cmp(&a.run.started_at));
+    recent_runs.sort_by_key(|r| std::cmp::Reverse(r.run.started_at));
     recent_runs.truncate(SHOWN as usize);
     Ok(Json(Overview {
         counts,
