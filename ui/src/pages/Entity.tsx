@@ -1,6 +1,7 @@
 import { Link, Navigate, useParams } from "react-router";
 import { enc, entityPath, when, type Entity, type EntityDetail } from "../api";
 import { useApi } from "../hooks";
+import { AttrList } from "../components/Fields";
 import { Failure, KindBadge, Loading, StatusBadge } from "../components/Status";
 
 /** Name, breadcrumbs, owner, description and the actions every entity page offers. */
@@ -115,16 +116,7 @@ export function EntityPage() {
       {attrs.length > 0 && (
         <section className="card">
           <h2>Attributes</h2>
-          <dl className="attrs">
-            {attrs.map(([k, v]) => (
-              <div key={k}>
-                <dt>{k}</dt>
-                <dd>
-                  <code>{typeof v === "string" ? v : JSON.stringify(v)}</code>
-                </dd>
-              </div>
-            ))}
-          </dl>
+          <AttrList rows={attrs} />
         </section>
       )}
       <EdgeSummary detail={data} />

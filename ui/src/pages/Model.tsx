@@ -2,11 +2,8 @@ import { Link, useParams } from "react-router";
 import { enc, type Entity, type EntityDetail, type LineagePage } from "../api";
 import { useApi } from "../hooks";
 import { EdgeSummary, EntityHeader } from "./Entity";
+import { AttrList, EntityChips, entityLink, show } from "../components/Fields";
 import { Failure, Loading } from "../components/Status";
-
-function show(v: unknown): string {
-  return typeof v === "string" ? v : JSON.stringify(v);
-}
 
 /** Features with their source columns, hyperparameters, version and owner. */
 export function ModelPage() {
@@ -38,40 +35,14 @@ export function ModelPage() {
       <div className="columns">
         <section className="card">
           <h2>Model</h2>
-          <dl className="attrs">
-            <div>
-              <dt>algorithm</dt>
-              <dd>{attrs.algorithm ?? "—"}</dd>
-            </div>
-            <div>
-              <dt>version</dt>
-              <dd>{attrs.version ?? "—"}</dd>
-            </div>
-            {other.map(([k, v]) => (
-              <div key={k}>
-                <dt>{k}</dt>
-                <dd>
-                  <code>{show(v)}</code>
-                </dd>
-              </div>
-            ))}
-          </dl>
+          <AttrList rows={[["algorithm", attrs.algorithm], ["version", attrs.version], ...other]} />
         </section>
         <section className="card">
           <h2>Hyperparameters</h2>
           {hyperRows.length === 0 ? (
             <p className="muted">None recorded.</p>
           ) : (
-            <dl className="attrs">
-              {hyperRows.map(([k, v]) => (
-                <div key={k}>
-                  <dt>{k}</dt>
-                  <dd>
-                    <code>{show(v)}</code>
-                  </dd>
-                </div>
-              ))}
-            </dl>
+            <AttrList rows={hyperRows} />
           )}
         </section>
       </div>
@@ -92,21 +63,13 @@ export function ModelPage() {
               return (
                 <tr key={f.id}>
                   <td>
-                    <Link to={`/entities/${enc(f.fqn)}`}>{f.name}</Link>
+                    <Link to={entityLink(f.fqn)}>{f.name}</Link>
                   </td>
                   <td>
                     <code>{show((f.attrs as { data_type?: string }).data_type ?? "—")}</code>
                   </td>
                   <td className="small">
-                    {sources.loading
-                      ? "…"
-                      : cols.length === 0
-                        ? <span className="muted">none recorded</span>
-                        : cols.map((c) => (
-                            <Link key={c} to={`/entities/${enc(c)}`} className="chip">
-                              {c}
-                            </Link>
-                          ))}
+                    <EntityChips fqns={cols} to={entityLink} loading={sources.loading} none="none recorded" />
                   </td>
                   <td className="small">{f.description ?? ""}</td>
                 </tr>

@@ -2,6 +2,7 @@ import { Link, useParams } from "react-router";
 import { enc, entityPath, type Entity, type EntityDetail, type ImpactReport } from "../api";
 import { useApi } from "../hooks";
 import { EntityHeader, EdgeSummary } from "./Entity";
+import { EntityChips } from "../components/Fields";
 import { Failure, Loading } from "../components/Status";
 
 /** Columns with types, comments and key flags, and the models each column feeds. */
@@ -57,11 +58,7 @@ export function TablePage() {
                   </td>
                   <td className="small">{c.description ?? ""}</td>
                   <td className="small">
-                    {impact.loading ? "…" : models.length === 0 ? <span className="muted">none</span> : models.map((m) => (
-                      <Link key={m} to={entityPath("ml_model", m)} className="chip">
-                        {m}
-                      </Link>
-                    ))}
+                    <EntityChips fqns={models} to={(m) => entityPath("ml_model", m)} loading={impact.loading} none="none" />
                   </td>
                 </tr>
               );
