@@ -276,6 +276,9 @@ pub trait Store: Send + Sync + 'static {
     /// A service's runs, newest first.
     async fn ingestion_runs(&self, service_id: Uuid, limit: u32) -> Result<Vec<IngestionRun>>;
 
+    /// The newest runs of any service, newest first.
+    async fn recent_ingestion_runs(&self, limit: u32) -> Result<Vec<IngestionRun>>;
+
     // --- change log -------------------------------------------------------------------
 
     /// Change-log rows with `seq > after`, oldest first.

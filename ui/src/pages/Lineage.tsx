@@ -259,10 +259,18 @@ function LineageGraph({ root, level, up, down }: { root: string; level: "table" 
     return s;
   }, [path]);
 
-  const isAffected = useCallback(
-    (fqn: string) => affected.has(fqn) || (level === "table" && [...affected].some((a) => a.startsWith(`${fqn}.`))),
-    [affected, level],
-  );
+  // At table level a table stands for its columns: it is marked when any of them is hit.
+  // Every hit's ancestors, once, so marking a node is one lookup (not a scan per node).
+  const marked = useMemo(() => {
+    if (level !== "table") return affected;
+    const all = new Set(affected);
+    for (const fqn of affected) {
+      const parts = fqn.split(".");
+      for (let i = 1; i < parts.length; i++) all.add(parts.slice(0, i).join("."));
+    }
+    return all;
+  }, [affected, level]);
+  const isAffected = useCallback((fqn: string) => marked.has(fqn), [marked]);
 
   const flowNodes: FlowNode<NodeData>[] = useMemo(
     () =>
@@ -393,7 +401,7 @@ function LineageGraph({ root, level, up, down }: { root: string; level: "table" 
             </p>
             <p className="small">Owner: {sel.owner ?? "none"}</p>
             <p className="small">{sel.distance === 0 ? "the centre" : sel.distance > 0 ? `${sel.distance} hop(s) downstream` : `${-sel.distance} hop(s) upstream`}</p>
-            {isAffected(sel.fqn) && <p className="small affected-text">Affected by an open incident</p>}
+            {isAffected(sel.fqn) && <p className="small affected-text">Affected by an active incident</p>}
             <div className="stack">
               <Link className="button" to={entityPath(sel.kind, sel.fqn)}>
                 Open page

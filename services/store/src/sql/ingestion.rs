@@ -207,6 +207,17 @@ macro_rules! sql_ingestion {
             .await?;
             rows.iter().map(run_from_row).collect()
         }
+
+        async fn recent_ingestion_runs(store: &$store, limit: u32) -> Result<Vec<IngestionRun>> {
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {RUN_COLUMNS} FROM ingestion_runs \
+                 ORDER BY started_at DESC, id DESC LIMIT $1"
+            )))
+            .bind(i64::from(limit))
+            .fetch_all(&store.pool)
+            .await?;
+            rows.iter().map(run_from_row).collect()
+        }
     };
 }
 

@@ -444,6 +444,10 @@ macro_rules! sql_store {
                 ingestion_runs(self, service_id, limit).await
             }
 
+            async fn recent_ingestion_runs(&self, limit: u32) -> Result<Vec<IngestionRun>> {
+                recent_ingestion_runs(self, limit).await
+            }
+
             async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>> {
                 changes_after(self, after, limit).await
             }

@@ -1287,6 +1287,14 @@ pub async fn ingestion_runs_record_their_outcome_newest_first(store: &dyn Store)
     assert_eq!(runs[0].trigger, RunTrigger::Manual);
     assert_eq!(runs[1].id, first.id);
     assert_eq!(store.ingestion_runs(hive, 1).await.unwrap().len(), 1);
+    let recent = store.recent_ingestion_runs(10).await.unwrap();
+    let ids: Vec<Uuid> = recent.iter().map(|r| r.id).collect();
+    assert_eq!(
+        ids,
+        [second.id, first.id],
+        "every service's runs, newest first"
+    );
+    assert_eq!(store.recent_ingestion_runs(1).await.unwrap().len(), 1);
     // Operational records: the catalog's change log is untouched.
     assert_eq!(log_len(store).await, before);
 
