@@ -1,6 +1,12 @@
 //! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! Checkpoints (copying the write-ahead log back into the database file, then syncing it)
+//! run on a background task rather than inside whichever commit crosses SQLite's
+//! 1,000-page threshold: a lineage document of 5,000 features writes more than that, so
+//! every such push paid a whole checkpoint (about 65 ms here) before it could answer.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
@@ -11,10 +17,48 @@ type Db = sqlx::Sqlite;
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
+/// How often the background task checkpoints the write-ahead log.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The write-ahead log file is cut back to this size after a checkpoint resets it, so one
+/// large write does not leave a large file behind.
+const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// A catalog in one SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Stops the checkpoint task when the last clone of the store is dropped.
+    _checkpoints: Arc<Checkpointer>,
+}
+
+/// The background task that checkpoints the write-ahead log; aborted on drop.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn spawn(pool: SqlitePool) -> Self {
+        Checkpointer(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // PASSIVE copies what it can without waiting for readers or writers; frames
+                // a reader still needs are copied on a later tick.
+                if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %err, "SQLite checkpoint failed; retrying");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl SqliteStore {
@@ -28,7 +72,10 @@ impl SqliteStore {
             // WAL makes NORMAL durable against application crashes and fast enough for bulk loads.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // No checkpoint inside a commit; see the module docs and `Checkpointer`.
+            .pragma("wal_autocheckpoint", "0")
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string());
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -43,7 +90,11 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let checkpoints = Arc::new(Checkpointer::spawn(pool.clone()));
+        Ok(SqliteStore {
+            pool,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// A write transaction that takes SQLite's write lock up front. A deferred transaction
