@@ -20,7 +20,11 @@ async fn the_write_ahead_log_is_checkpointed_in_the_background() {
     let store = scratch.store.as_ref();
     let draft = |kind, fqn: &str| EntityDraft::bare(kind, Fqn::parse(fqn).unwrap(), "test");
     store
-        .put_service("test", draft(EntityKind::Service, "hive"), Default::default())
+        .put_service(
+            "test",
+            draft(EntityKind::Service, "hive"),
+            Default::default(),
+        )
         .await
         .unwrap();
     let before = std::fs::metadata(&file).unwrap().len();
