@@ -23,6 +23,10 @@ impl PendingChange {
         }
     }
 
+    /// The edge's id (what followers read it back by), its ends by name (what a person
+    /// reading the log needs, even after an end is deleted) and its source. The ends' ids
+    /// are left out: nothing reads them, and on a 5,000-edge write they were a third of
+    /// the rows' bytes and about a quarter of PostgreSQL's time copying them in.
     pub(crate) fn edge(op: &'static str, edge: &Edge) -> Self {
         PendingChange {
             op,
@@ -30,7 +34,6 @@ impl PendingChange {
             fqn: None,
             detail: json!({
                 "edge_id": edge.id,
-                "from_id": edge.from_id, "to_id": edge.to_id,
                 "from": edge.from, "to": edge.to, "source": edge.source,
             }),
         }
