@@ -139,10 +139,10 @@ async fn run(label: &str, store: Arc<dyn Store>) -> String {
                 .unwrap();
             let status = res.status();
             let bytes = res.bytes().await.unwrap();
-            let answered = started.elapsed();
+            let received = started.elapsed();
             let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
             assert!(status.is_success(), "{body}");
-            (answered, started.elapsed(), body)
+            (received, started.elapsed(), body)
         }
     };
     let (mut first, mut again, mut compared) = (Vec::new(), Vec::new(), Vec::new());
