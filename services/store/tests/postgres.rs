@@ -4,7 +4,7 @@ mod conformance;
 
 conformance_suite!(tributary_store::testing::postgres);
 
-/// PostgreSQL checks entity and edge references per statement (migration 0006): what the
+/// PostgreSQL checks entity and edge references per statement (migrations 0006, 0008): what the
 /// store never writes, raw SQL cannot write either.
 #[tokio::test]
 async fn references_are_enforced_per_statement() {
@@ -39,6 +39,11 @@ async fn references_are_enforced_per_statement() {
              SELECT '{}', '{hive}', '{missing}', 't', now(), now()",
             uuid::Uuid::now_v7()
         ),
+        format!(
+            "INSERT INTO edges (id, from_id, to_id, source, created_at, updated_at) \
+             SELECT '{}', '{missing}', '{hive}', 't', now(), now()",
+            uuid::Uuid::now_v7()
+        ),
     ];
     for sql in refused {
         let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -69,6 +74,40 @@ async fn references_are_enforced_per_statement() {
         err.as_database_error().unwrap().is_foreign_key_violation(),
         "{err}"
     );
+    // Nor can an edge's end.
+    let other = uuid::Uuid::now_v7();
+    for sql in [
+        format!(
+            "INSERT INTO entities (id, kind, fqn, name, source, created_at, updated_at) \
+             VALUES ('{other}', 'service', 'other', 'other', 't', now(), now())"
+        ),
+        format!(
+            "INSERT INTO edges (id, from_id, to_id, source, created_at, updated_at) \
+             VALUES ('{}', '{child}', '{other}', 't', now(), now())",
+            uuid::Uuid::now_v7()
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    for end in [child, other] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM entities WHERE id = '{end}'"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+        assert!(
+            err.as_database_error().unwrap().is_foreign_key_violation(),
+            "{err}"
+        );
+    }
+    sqlx::query("DELETE FROM edges WHERE source = 't'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     // What nothing refers to can go.
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DELETE FROM entities WHERE id = '{child}'"
