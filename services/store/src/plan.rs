@@ -11,7 +11,7 @@ use serde_json::json;
 use tributary_catalog::{Edge, EdgeDraft, Entity, EntityDraft};
 use uuid::Uuid;
 
-use crate::{EntityState, PendingChange, StoreError, WriteCounts};
+use crate::{EntityState, PendingChange, StoreError, TreeWritten, WriteCounts};
 
 impl PendingChange {
     pub(crate) fn entity(op: &'static str, entity: &Entity) -> Self {
@@ -185,6 +185,39 @@ pub(crate) fn plan_children(
         writes.soft_delete(entity);
     }
     Ok(())
+}
+
+/// A tree compared with what is stored, everything planned but its children, which
+/// [`TreeRead::plan`] plans without the database (so it can run beside the transaction).
+#[derive(Debug)]
+pub(crate) struct TreeRead {
+    pub children: Option<Vec<EntityDraft>>,
+    pub root: Entity,
+    pub root_created: bool,
+    /// The root's stored children, live or not (none when the root is new).
+    pub stored_children: Vec<Entity>,
+    /// The ancestors created and the root, planned.
+    pub writes: EntityWrites,
+}
+
+impl TreeRead {
+    pub fn plan(mut self, now: DateTime<Utc>) -> Result<(TreeWritten, EntityWrites), StoreError> {
+        if let Some(children) = &self.children {
+            plan_children(
+                &mut self.writes,
+                self.root.id,
+                self.stored_children,
+                children,
+                now,
+            )?;
+        }
+        let written = TreeWritten {
+            root: self.root,
+            root_created: self.root_created,
+            counts: self.writes.counts,
+        };
+        Ok((written, self.writes))
+    }
 }
 
 /// Rows to write for a batch of edges.

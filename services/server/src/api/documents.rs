@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -100,7 +101,7 @@ async fn push_document(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<PushParams>,
     DocumentText(text): DocumentText,
-) -> Result<(Extension<Applied>, Json<DocumentDiff>), ApiError> {
+) -> Result<(Extension<Applied>, Response), ApiError> {
     let digest = applied_documents::digest(&text, &state.platforms);
     if let Some(unchanged) = state
         .documents
@@ -117,7 +118,7 @@ async fn push_document(
                 ..EdgeDiff::default()
             },
         };
-        return Ok((Extension(Applied), Json(diff)));
+        return Ok((Extension(Applied), Json(diff).into_response()));
     }
     let Document {
         format,
@@ -159,23 +160,47 @@ async fn push_document(
         }
         other => other?,
     };
-    let (entities, mut edges) = diff(&written.changes);
-    edges.unchanged = written.edges_unchanged;
-    if let Some(committed) = written.committed {
-        let listed = edges.unchanged + (edges.added.len() + edges.updated.len()) as u64;
-        let memo = Memo::new(digest, source.clone(), format, listed, &committed);
-        crate::live_graph::apply_committed(&state, Arc::new(committed)).await;
-        state.documents.remember(memo);
-    }
-    // Nothing to follow: the graph has the write (or there was none), search has its part.
-    let diff = DocumentDiff {
-        source,
-        format,
-        dry_run: params.dry_run,
-        entities,
-        edges,
+    let Some(committed) = written.committed else {
+        // A dry run: nothing committed, nothing for the graph or search to follow.
+        let (entities, mut edges) = diff(&written.changes);
+        edges.unchanged = written.edges_unchanged;
+        let diff = DocumentDiff {
+            source,
+            format,
+            dry_run: params.dry_run,
+            entities,
+            edges,
+        };
+        return Ok((Extension(Applied), Json(diff).into_response()));
     };
-    Ok((Extension(Applied), Json(diff)))
+    // The answer (10,000 lines for a large document) is built and serialised on a blocking
+    // thread while the graph takes the write; it is sent once the graph holds it.
+    let committed = Arc::new(committed);
+    let answer = tokio::task::spawn_blocking({
+        let (committed, changes, unchanged) =
+            (committed.clone(), written.changes, written.edges_unchanged);
+        move || {
+            let (entities, mut edges) = diff(&changes);
+            edges.unchanged = unchanged;
+            let listed = edges.unchanged + (edges.added.len() + edges.updated.len()) as u64;
+            let memo = Memo::new(digest, source.clone(), format, listed, &committed);
+            let diff = DocumentDiff {
+                source,
+                format,
+                dry_run: false,
+                entities,
+                edges,
+            };
+            (Json(diff).into_response(), memo)
+        }
+    });
+    crate::live_graph::apply_committed(&state, committed).await;
+    let (response, memo) = answer
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+    state.documents.remember(memo);
+    // Nothing to follow: the graph has the write, search has its part.
+    Ok((Extension(Applied), response))
 }
 
 /// The diff, read off the change-log rows the document wrote.

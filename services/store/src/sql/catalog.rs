@@ -56,6 +56,15 @@ macro_rules! sql_catalog {
             now: DateTime<Utc>,
             tree: EntityTree,
         ) -> Result<(TreeWritten, EntityWrites)> {
+            let planned = read_tree(conn, now, tree).await?.plan(now)?;
+            write_planned(conn, actor, now, &planned.1).await?;
+            Ok(planned)
+        }
+
+        /// Reads what writing `tree` must be compared with (its ancestors, its root, its
+        /// stored children, the teams it names) and plans everything but the children,
+        /// which [`TreeRead::plan`] plans without the database.
+        async fn read_tree(conn: &mut Conn, now: DateTime<Utc>, tree: EntityTree) -> Result<TreeRead> {
             let root = &tree.root;
             let mut ancestors = Vec::new();
             let mut next = root.fqn.parent();
@@ -138,30 +147,37 @@ macro_rules! sql_catalog {
             let root_entity = outcome.entity().clone();
             writes.record(&outcome);
 
-            if let Some(children) = &tree.children {
-                let depth = root.fqn.parts().len() + 1;
-                let stored_children = if root_created {
-                    Vec::new()
-                } else {
+            let stored_children = match &tree.children {
+                Some(_) if !root_created => {
+                    let depth = root.fqn.parts().len() + 1;
                     descendants_of(conn, &root.fqn)
                         .await?
                         .into_iter()
                         .filter(|e| e.fqn.parts().len() == depth)
                         .collect()
-                };
-                plan::plan_children(&mut writes, root_entity.id, stored_children, children, now)?;
-            }
+                }
+                _ => Vec::new(),
+            };
+            Ok(TreeRead {
+                children: tree.children,
+                root: root_entity,
+                root_created,
+                stored_children,
+                writes,
+            })
+        }
 
+        /// A tree's rows as planned: written as one (entities, soft deletes, change log).
+        async fn write_planned(
+            conn: &mut Conn,
+            actor: &str,
+            now: DateTime<Utc>,
+            writes: &EntityWrites,
+        ) -> Result<()> {
             upsert_entities(conn, &writes.upserts).await?;
             let deleted: Vec<Uuid> = writes.soft_deletes.iter().map(|e| e.id).collect();
             soft_delete(conn, &deleted, now).await?;
-            append_changes(conn, actor, now, &writes.changes).await?;
-            let written = TreeWritten {
-                root: root_entity,
-                root_created,
-                counts: writes.counts,
-            };
-            Ok((written, writes))
+            append_changes(conn, actor, now, &writes.changes).await
         }
 
         async fn get_entity(store: &$store, fqn: &Fqn) -> Result<Entity> {

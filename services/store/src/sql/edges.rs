@@ -123,48 +123,10 @@ macro_rules! sql_edges {
             known: Option<&[Edge]>,
             states: &mut HashMap<String, EntityState>,
         ) -> Result<plan::EdgeWrites> {
-            let mut endpoints: HashSet<&str> = HashSet::new();
-            let mut columns: HashSet<&str> = HashSet::new();
-            for edge in &edges {
-                endpoints.insert(edge.key.from.as_str());
-                endpoints.insert(edge.key.to.as_str());
-                for mapping in &edge.columns {
-                    columns.extend(mapping.from.iter().map(|f| f.as_str()));
-                    columns.insert(mapping.to.as_str());
-                }
-            }
-            let wanted: Vec<&str> = {
-                let mut all: Vec<&str> = endpoints.union(&columns).copied().collect();
-                all.sort_unstable();
-                all
-            };
-            resolve_states(&mut *tx, wanted.iter().map(|f| f.to_string()), states).await?;
-            let mut problems = Vec::new();
-            for fqn in wanted {
-                if let Some(problem) = edge_end_problem(states.get(fqn), columns.contains(fqn)) {
-                    problems.push(ReferenceProblem {
-                        reference: fqn.to_owned(),
-                        problem,
-                    });
-                }
-            }
-            for edge in &edges {
-                if edge.key.from == edge.key.to {
-                    problems.push(ReferenceProblem {
-                        reference: edge.key.from.to_string(),
-                        problem: "an edge cannot join an entity to itself".into(),
-                    });
-                }
-            }
-            if !problems.is_empty() {
-                return Err(StoreError::References(problems));
-            }
+            resolve_edge_ends(&mut *tx, &edges, states).await?;
+            check_edge_ends(&edges, states)?;
             let stored = match known {
-                // Every stored edge a draft could match, by key; the rest are never looked up.
-                Some(known) => known
-                    .iter()
-                    .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
-                    .collect(),
+                Some(known) => stored_by_key(known),
                 None => {
                     let keys: Vec<(Uuid, Uuid, String)> = edges
                         .iter()
@@ -180,9 +142,99 @@ macro_rules! sql_edges {
                 }
             };
             let writes = plan::plan_edges(edges, states, &stored, now);
-            upsert_edges(&mut *tx, &writes.upserts).await?;
-            append_changes(&mut *tx, actor, now, &writes.changes).await?;
+            write_edge_rows(tx, actor, now, &writes).await?;
             Ok(writes)
+        }
+
+        /// Every FQN the drafts name (ends and column mappings), in order, with whether it
+        /// is named in a column mapping.
+        fn edge_ends(edges: &[EdgeDraft]) -> Vec<(&str, bool)> {
+            let mut endpoints: HashSet<&str> = HashSet::new();
+            let mut columns: HashSet<&str> = HashSet::new();
+            for edge in edges {
+                endpoints.insert(edge.key.from.as_str());
+                endpoints.insert(edge.key.to.as_str());
+                for mapping in &edge.columns {
+                    columns.extend(mapping.from.iter().map(|f| f.as_str()));
+                    columns.insert(mapping.to.as_str());
+                }
+            }
+            let mut all: Vec<(&str, bool)> = endpoints
+                .union(&columns)
+                .map(|f| (*f, columns.contains(f)))
+                .collect();
+            all.sort_unstable();
+            all
+        }
+
+        /// Adds to `states` every entity the drafts name that it does not hold yet.
+        async fn resolve_edge_ends(
+            conn: &mut Conn,
+            edges: &[EdgeDraft],
+            states: &mut HashMap<String, EntityState>,
+        ) -> Result<()> {
+            // Most often every end is known already: look for the rest before building a set.
+            let named = edges.iter().flat_map(|edge| {
+                [&edge.key.from, &edge.key.to].into_iter().chain(
+                    edge.columns
+                        .iter()
+                        .flat_map(|mapping| mapping.from.iter().chain([&mapping.to])),
+                )
+            });
+            let missing: Vec<String> = named
+                .filter(|fqn| !states.contains_key(fqn.as_str()))
+                .map(|fqn| fqn.to_string())
+                .collect();
+            resolve_states(conn, missing.into_iter(), states).await
+        }
+
+        /// Every end and mapped column must be resolved (see [`resolve_edge_ends`]), live
+        /// and able to carry lineage; no edge may join an entity to itself.
+        fn check_edge_ends(
+            edges: &[EdgeDraft],
+            states: &HashMap<String, EntityState>,
+        ) -> Result<()> {
+            let mut problems = Vec::new();
+            for (fqn, in_mapping) in edge_ends(edges) {
+                if let Some(problem) = edge_end_problem(states.get(fqn), in_mapping) {
+                    problems.push(ReferenceProblem {
+                        reference: fqn.to_owned(),
+                        problem,
+                    });
+                }
+            }
+            for edge in edges {
+                if edge.key.from == edge.key.to {
+                    problems.push(ReferenceProblem {
+                        reference: edge.key.from.to_string(),
+                        problem: "an edge cannot join an entity to itself".into(),
+                    });
+                }
+            }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(StoreError::References(problems))
+            }
+        }
+
+        /// Stored edges by (from_id, to_id, source), the key drafts are matched on.
+        fn stored_by_key(edges: &[Edge]) -> HashMap<(Uuid, Uuid, String), Edge> {
+            edges
+                .iter()
+                .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
+                .collect()
+        }
+
+        /// Writes planned edges and their change-log rows.
+        async fn write_edge_rows(
+            tx: &mut Conn,
+            actor: &str,
+            now: DateTime<Utc>,
+            writes: &plan::EdgeWrites,
+        ) -> Result<()> {
+            upsert_edges(&mut *tx, &writes.upserts).await?;
+            append_changes(&mut *tx, actor, now, &writes.changes).await
         }
 
         /// Every edge of `source`, with the state of both its endpoints.
@@ -224,6 +276,14 @@ macro_rules! sql_edges {
                 edges.push(edge);
             }
             Ok((edges, states))
+        }
+
+        /// A blocking task's result; a panic in it goes on in the caller.
+        fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> T {
+            match result {
+                Ok(value) => value,
+                Err(err) => std::panic::resume_unwind(err.into_panic()),
+            }
         }
 
         async fn apply_lineage_document(
@@ -276,31 +336,47 @@ macro_rules! sql_edges {
                     );
                 }
             }
+            // The models are read one by one; their children (thousands of features) are
+            // planned on a blocking thread while the transaction reads the source's edges
+            // and the references.
+            let mut reads = Vec::with_capacity(write.models.len());
             for tree in write.models {
-                let (written, writes) = write_tree_planned(&mut tx, actor, now, tree).await?;
-                let prefix = format!("{}.", written.root.fqn);
-                let live = record(&mut committed, writes);
-                let children: Vec<EntityState> = live
-                    .iter()
-                    .filter(|e| e.fqn.starts_with(&prefix))
-                    .cloned()
-                    .collect();
-                committed.trees.push((written.root, children));
-                states.extend(live.into_iter().map(|e| (e.fqn.clone(), e)));
+                reads.push(read_tree(&mut tx, now, tree).await?);
             }
-
+            let planning = tokio::task::spawn_blocking(move || {
+                reads
+                    .into_iter()
+                    .map(|read| read.plan(now))
+                    .collect::<Result<Vec<_>>>()
+            });
             // Every edge of the source, read once with its endpoints: what the drafts
             // match, what is stale, and most references resolved without another lookup.
             let (stored, endpoints) = edges_of_source(&mut tx, &write.source).await?;
-            for (fqn, state) in endpoints {
+            let mut unknown: Vec<String> = write
+                .expected
+                .iter()
+                .filter(|e| !states.contains_key(&e.fqn) && !endpoints.contains_key(&e.fqn))
+                .map(|e| e.fqn.clone())
+                .collect();
+            unknown.sort_unstable();
+            unknown.dedup();
+            let resolved = entity_states_at(&mut tx, &unknown).await?;
+            let models = joined(planning.await)?;
+            // What this write leaves live wins over what was read before it; what it
+            // soft-deletes reads as deleted, as it would after the write.
+            for (_, writes) in &models {
+                states.extend(writes.live.iter().map(|e| (e.fqn.clone(), e.clone())));
+            }
+            for (fqn, state) in endpoints.into_iter().chain(resolved) {
                 states.entry(fqn).or_insert(state);
             }
-            resolve_states(
-                &mut tx,
-                write.expected.iter().map(|e| e.fqn.clone()),
-                &mut states,
-            )
-            .await?;
+            for (_, writes) in &models {
+                for gone in &writes.soft_deletes {
+                    if let Some(state) = states.get_mut(gone.fqn.as_str()) {
+                        state.live = false;
+                    }
+                }
+            }
             let mut problems = Vec::new();
             for expected in &write.expected {
                 let problem = match states.get(&expected.fqn) {
@@ -318,20 +394,43 @@ macro_rules! sql_edges {
                 return Err(StoreError::References(problems));
             }
 
-            let wanted: HashSet<(String, String)> = write
-                .edges
-                .iter()
-                .map(|e| (e.key.from.to_string(), e.key.to.to_string()))
-                .collect();
-            let edges =
-                write_edges(&mut tx, actor, now, write.edges, Some(&stored), &mut states).await?;
+            // The edges need nothing more from the database once their ends are resolved:
+            // they are planned on a blocking thread while the models' rows are written.
+            resolve_edge_ends(&mut tx, &write.edges, &mut states).await?;
+            let drafts = write.edges;
+            let edge_planning = tokio::task::spawn_blocking(move || {
+                check_edge_ends(&drafts, &states)?;
+                // Edges this source asserted before and no longer does.
+                let stale: Vec<Edge> = {
+                    let wanted: HashSet<(&str, &str)> = drafts
+                        .iter()
+                        .map(|e| (e.key.from.as_str(), e.key.to.as_str()))
+                        .collect();
+                    stored
+                        .iter()
+                        .filter(|e| !wanted.contains(&(e.from.as_str(), e.to.as_str())))
+                        .cloned()
+                        .collect()
+                };
+                let writes = plan::plan_edges(drafts, &states, &stored_by_key(&stored), now);
+                let ids: HashMap<String, Uuid> =
+                    states.into_iter().map(|(fqn, e)| (fqn, e.id)).collect();
+                Ok::<_, StoreError>((writes, ids, stale))
+            });
+            for (written, writes) in models {
+                write_planned(&mut tx, actor, now, &writes).await?;
+                let prefix = format!("{}.", written.root.fqn);
+                let live = record(&mut committed, writes);
+                let children: Vec<EntityState> = live
+                    .into_iter()
+                    .filter(|e| e.fqn.starts_with(&prefix))
+                    .collect();
+                committed.trees.push((written.root, children));
+            }
+            let (edges, ids, stale) = joined(edge_planning.await)?;
+            write_edge_rows(&mut tx, actor, now, &edges).await?;
             changes.extend(edges.changes);
 
-            // Edges this source asserted before and no longer does.
-            let stale: Vec<Edge> = stored
-                .into_iter()
-                .filter(|e| !wanted.contains(&(e.from.to_string(), e.to.to_string())))
-                .collect();
             let stale_ids: Vec<Uuid> = stale.iter().map(|e| e.id).collect();
             if !stale_ids.is_empty() {
                 let mut qb = QueryBuilder::<Db>::new("DELETE FROM edges WHERE ");
@@ -360,7 +459,7 @@ macro_rules! sql_edges {
             committed.last_seq = last.unwrap_or(0);
             committed.edges = edges.upserts;
             committed.removed_edges = stale_ids;
-            committed.ids = states.into_iter().map(|(fqn, e)| (fqn, e.id)).collect();
+            committed.ids = ids;
             Ok(DocumentWritten {
                 changes,
                 edges_unchanged: edges.unchanged,

@@ -88,7 +88,7 @@ macro_rules! sql_store {
         };
         use uuid::Uuid;
 
-        use crate::plan::{self, EntityOutcome, EntityWrites};
+        use crate::plan::{self, EntityOutcome, EntityWrites, TreeRead};
         use crate::sql::{BATCH_ROWS, DELIVERY_COLUMNS, ENTITY_COLUMNS, INCIDENT_COLUMNS};
         use crate::{
             Backend, Change, ChildCount, CommittedWrite, Delivery, DeliveryOutcome, DeliveryStatus,
