@@ -121,9 +121,9 @@ macro_rules! sql_catalog {
                     Some(e) if e.is_live() => parent_id = Some(e.id),
                     _ if matches!(kind, EntityKind::Database | EntityKind::Schema) => {
                         let draft = EntityDraft::bare(*kind, fqn.clone(), root.source.clone());
-                        let outcome = plan::plan_entity(found, &draft, parent_id, now)?;
+                        let outcome = plan::plan_entity(found, draft, parent_id, now)?;
                         parent_id = Some(outcome.entity().id);
-                        writes.record(&outcome);
+                        writes.record(outcome);
                     }
                     _ => {
                         problems.push(ReferenceProblem {
@@ -142,10 +142,10 @@ macro_rules! sql_catalog {
             }
 
             let stored_root = stored.get(root.fqn.as_str());
-            let outcome = plan::plan_entity(stored_root, root, parent_id, now)?;
+            let outcome = plan::plan_entity(stored_root, root.clone(), parent_id, now)?;
             let root_created = matches!(outcome, EntityOutcome::Created(_));
             let root_entity = outcome.entity().clone();
-            writes.record(&outcome);
+            writes.record(outcome);
 
             let stored_children = match &tree.children {
                 Some(_) if !root_created => {
