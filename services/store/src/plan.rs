@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tributary_catalog::{Edge, EdgeDraft, Entity, EntityDraft};
+use tributary_catalog::{Edge, EdgeDraft, Entity, EntityDraft, EntityKind, Fqn};
 use uuid::Uuid;
 
-use crate::{EntityState, PendingChange, StoreError, TreeWritten, WriteCounts};
+use crate::{EntityState, PendingChange, ReferenceProblem, StoreError, TreeWritten, WriteCounts};
 
 impl PendingChange {
     pub(crate) fn entity(op: &'static str, entity: &Entity) -> Self {
@@ -68,23 +68,7 @@ pub(crate) fn plan_entity(
     now: DateTime<Utc>,
 ) -> Result<EntityOutcome, StoreError> {
     let Some(stored) = stored else {
-        return Ok(EntityOutcome::Created(Entity {
-            id: Uuid::now_v7(),
-            kind: draft.kind,
-            name: draft.fqn.name().to_owned(),
-            fqn: draft.fqn,
-            parent_id,
-            display_name: draft.display_name,
-            description: draft.description,
-            owner: draft.owner,
-            tags: draft.tags,
-            attrs: draft.attrs,
-            source: draft.source,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        }));
+        return Ok(EntityOutcome::Created(first_version(draft, parent_id, now)));
     };
     if stored.kind != draft.kind {
         return Err(StoreError::Conflict {
@@ -98,7 +82,23 @@ pub(crate) fn plan_entity(
     if stored.matches(&draft, parent_id) {
         return Ok(EntityOutcome::Unchanged(stored.clone()));
     }
+    // Same FQN (it was looked up by it) and kind: the draft's row, under the stored
+    // row's identity and history.
     Ok(EntityOutcome::Updated(Entity {
+        id: stored.id,
+        version: stored.version + 1,
+        created_at: stored.created_at,
+        ..first_version(draft, parent_id, now)
+    }))
+}
+
+/// The row `draft` asserts, as a new entity would be written.
+fn first_version(draft: EntityDraft, parent_id: Option<Uuid>, now: DateTime<Utc>) -> Entity {
+    Entity {
+        id: Uuid::now_v7(),
+        kind: draft.kind,
+        name: draft.fqn.name().to_owned(),
+        fqn: draft.fqn,
         parent_id,
         display_name: draft.display_name,
         description: draft.description,
@@ -106,11 +106,11 @@ pub(crate) fn plan_entity(
         tags: draft.tags,
         attrs: draft.attrs,
         source: draft.source,
-        version: stored.version + 1,
+        version: 1,
+        created_at: now,
         updated_at: now,
         deleted_at: None,
-        ..stored.clone()
-    }))
+    }
 }
 
 /// Rows to write for one tree (or any batch of entities), and the log of it.
@@ -168,15 +168,12 @@ pub(crate) fn plan_children(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let mut seen = HashSet::with_capacity(drafts.len());
-    for draft in &drafts {
-        if !seen.insert(draft.fqn.as_str()) {
-            return Err(StoreError::Conflict {
-                key: draft.fqn.to_string(),
-                reason: "listed twice in one write".into(),
-            });
-        }
+    if let Some(twice) = drafts.iter().find(|d| !seen.insert(d.fqn.as_str())) {
+        return Err(StoreError::Conflict {
+            key: twice.fqn.to_string(),
+            reason: "listed twice in one write".into(),
+        });
     }
-    drop(seen);
     let mut by_fqn: HashMap<String, Entity> =
         stored.into_iter().map(|e| (e.fqn.to_string(), e)).collect();
     for draft in drafts {
@@ -223,6 +220,86 @@ impl TreeRead {
         };
         Ok((written, self.writes))
     }
+}
+
+/// Every FQN an edge draft names: its ends, then its column mappings' columns, each with
+/// whether it is named in a mapping.
+pub(crate) fn names_in(edge: &EdgeDraft) -> impl Iterator<Item = (&Fqn, bool)> {
+    [(&edge.key.from, false), (&edge.key.to, false)]
+        .into_iter()
+        .chain(edge.columns.iter().flat_map(|mapping| {
+            mapping
+                .from
+                .iter()
+                .chain([&mapping.to])
+                .map(|fqn| (fqn, true))
+        }))
+}
+
+/// Why an edge cannot end at `state`, if it cannot; `in_mapping` when the end is named in
+/// a column mapping.
+pub(crate) fn edge_end_problem(state: Option<&EntityState>, in_mapping: bool) -> Option<String> {
+    Some(match state {
+        None => "does not exist".to_owned(),
+        Some(e) if !e.live => "was deleted".to_owned(),
+        // A model's features are its input columns: OpenMetadata and lineage documents
+        // map table columns onto them.
+        Some(e) if in_mapping && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) => {
+            format!("is a {}; column mappings name columns or features", e.kind)
+        }
+        Some(e) if !e.kind.carries_lineage() => format!(
+            "is a {}, which cannot carry lineage; link its tables or columns",
+            e.kind
+        ),
+        Some(_) => return None,
+    })
+}
+
+/// Every FQN the drafts name must be in `states` (resolved by the caller), live and able
+/// to carry lineage; no edge may join an entity to itself. All problems come back
+/// together, one per FQN in FQN order.
+pub(crate) fn check_edge_ends(
+    edges: &[EdgeDraft],
+    states: &HashMap<String, EntityState>,
+) -> Result<(), StoreError> {
+    // Per FQN: whether any draft names it in a column mapping.
+    let mut named: HashMap<&str, bool> = HashMap::new();
+    for (fqn, in_mapping) in edges.iter().flat_map(names_in) {
+        *named.entry(fqn.as_str()).or_default() |= in_mapping;
+    }
+    let mut named: Vec<(&str, bool)> = named.into_iter().collect();
+    named.sort_unstable();
+    let mut problems: Vec<ReferenceProblem> = named
+        .into_iter()
+        .filter_map(|(fqn, in_mapping)| {
+            edge_end_problem(states.get(fqn), in_mapping).map(|problem| ReferenceProblem {
+                reference: fqn.to_owned(),
+                problem,
+            })
+        })
+        .collect();
+    problems.extend(
+        edges
+            .iter()
+            .filter(|edge| edge.key.from == edge.key.to)
+            .map(|edge| ReferenceProblem {
+                reference: edge.key.from.to_string(),
+                problem: "an edge cannot join an entity to itself".into(),
+            }),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::References(problems))
+    }
+}
+
+/// Stored edges by (from_id, to_id, source), the key drafts are matched on.
+pub(crate) fn stored_by_key(edges: &[Edge]) -> HashMap<(Uuid, Uuid, String), Edge> {
+    edges
+        .iter()
+        .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
+        .collect()
 }
 
 /// Rows to write for a batch of edges.

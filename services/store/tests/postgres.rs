@@ -46,37 +46,15 @@ async fn references_are_enforced_per_statement() {
         ),
     ];
     for sql in refused {
-        let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .execute(&mut conn)
-            .await
-            .unwrap_err();
-        let db = err
-            .as_database_error()
-            .unwrap_or_else(|| panic!("{sql}: {err}"));
-        assert!(db.is_foreign_key_violation(), "{sql}: {err}");
+        refused_as_dangling(&mut conn, &sql).await;
     }
-    // A referred-to entity cannot be deleted outright.
-    let child = uuid::Uuid::now_v7();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO entities (id, kind, fqn, name, parent_id, source, created_at, updated_at) \
-         VALUES ('{child}', 'database', 'hive.dwh', 'dwh', '{hive}', 't', now(), now())"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    let err = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM entities WHERE id = '{hive}'"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap_err();
-    assert!(
-        err.as_database_error().unwrap().is_foreign_key_violation(),
-        "{err}"
-    );
-    // Nor can an edge's end.
-    let other = uuid::Uuid::now_v7();
+    // A referred-to entity cannot be deleted outright, nor can an edge's end.
+    let (child, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     for sql in [
+        format!(
+            "INSERT INTO entities (id, kind, fqn, name, parent_id, source, created_at, updated_at) \
+             VALUES ('{child}', 'database', 'hive.dwh', 'dwh', '{hive}', 't', now(), now())"
+        ),
         format!(
             "INSERT INTO entities (id, kind, fqn, name, source, created_at, updated_at) \
              VALUES ('{other}', 'service', 'other', 'other', 't', now(), now())"
@@ -87,32 +65,39 @@ async fn references_are_enforced_per_statement() {
             uuid::Uuid::now_v7()
         ),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        run(&mut conn, &sql).await;
     }
-    for end in [child, other] {
-        let err = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM entities WHERE id = '{end}'"
-        )))
-        .execute(&mut conn)
+    for referred in [hive, child, other] {
+        refused_as_dangling(
+            &mut conn,
+            &format!("DELETE FROM entities WHERE id = '{referred}'"),
+        )
+        .await;
+    }
+    // What nothing refers to can go.
+    run(&mut conn, "DELETE FROM edges WHERE source = 't'").await;
+    run(
+        &mut conn,
+        &format!("DELETE FROM entities WHERE id = '{child}'"),
+    )
+    .await;
+}
+
+async fn run(conn: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
+        .await
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+}
+
+/// `sql` fails as a foreign-key violation would.
+async fn refused_as_dangling(conn: &mut sqlx::PgConnection, sql: &str) {
+    let err = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(conn)
         .await
         .unwrap_err();
-        assert!(
-            err.as_database_error().unwrap().is_foreign_key_violation(),
-            "{err}"
-        );
-    }
-    sqlx::query("DELETE FROM edges WHERE source = 't'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    // What nothing refers to can go.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM entities WHERE id = '{child}'"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let db = err
+        .as_database_error()
+        .unwrap_or_else(|| panic!("{sql}: {err}"));
+    assert!(db.is_foreign_key_violation(), "{sql}: {err}");
 }

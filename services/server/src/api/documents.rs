@@ -108,16 +108,13 @@ async fn push_document(
         .unchanged(state.store.as_ref(), &digest)
         .await?
     {
-        let diff = DocumentDiff {
-            source: unchanged.source,
-            format: unchanged.format,
-            dry_run: params.dry_run,
-            entities: EntityDiff::default(),
-            edges: EdgeDiff {
-                unchanged: unchanged.edges,
-                ..EdgeDiff::default()
-            },
-        };
+        let diff = diff(
+            unchanged.source,
+            unchanged.format,
+            params.dry_run,
+            &[],
+            unchanged.edges,
+        );
         return Ok((Extension(Applied), Json(diff).into_response()));
     }
     let Document {
@@ -162,15 +159,13 @@ async fn push_document(
     };
     let Some(committed) = written.committed else {
         // A dry run: nothing committed, nothing for the graph or search to follow.
-        let (entities, mut edges) = diff(&written.changes);
-        edges.unchanged = written.edges_unchanged;
-        let diff = DocumentDiff {
+        let diff = diff(
             source,
             format,
-            dry_run: params.dry_run,
-            entities,
-            edges,
-        };
+            params.dry_run,
+            &written.changes,
+            written.edges_unchanged,
+        );
         return Ok((Extension(Applied), Json(diff).into_response()));
     };
     // The answer (10,000 lines for a large document) is built and serialised on a blocking
@@ -180,17 +175,10 @@ async fn push_document(
         let (committed, changes, unchanged) =
             (committed.clone(), written.changes, written.edges_unchanged);
         move || {
-            let (entities, mut edges) = diff(&changes);
-            edges.unchanged = unchanged;
+            let diff = diff(source, format, false, &changes, unchanged);
+            let edges = &diff.edges;
             let listed = edges.unchanged + (edges.added.len() + edges.updated.len()) as u64;
-            let memo = Memo::new(digest, source.clone(), format, listed, &committed);
-            let diff = DocumentDiff {
-                source,
-                format,
-                dry_run: false,
-                entities,
-                edges,
-            };
+            let memo = Memo::new(digest, diff.source.clone(), format, listed, &committed);
             (Json(diff).into_response(), memo)
         }
     });
@@ -203,8 +191,15 @@ async fn push_document(
     Ok((Extension(Applied), response))
 }
 
-/// The diff, read off the change-log rows the document wrote.
-fn diff(changes: &[PendingChange]) -> (EntityDiff, EdgeDiff) {
+/// The answer to a push: the diff, read off the change-log rows the document wrote, and
+/// the count of the edges it lists that were already as it says.
+fn diff(
+    source: String,
+    format: Format,
+    dry_run: bool,
+    changes: &[PendingChange],
+    unchanged: u64,
+) -> DocumentDiff {
     let mut entities = EntityDiff::default();
     let mut edges = EdgeDiff::default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
@@ -227,7 +222,14 @@ fn diff(changes: &[PendingChange]) -> (EntityDiff, EdgeDiff) {
             _ => {}
         }
     }
-    (entities, edges)
+    edges.unchanged = unchanged;
+    DocumentDiff {
+        source,
+        format,
+        dry_run,
+        entities,
+        edges,
+    }
 }
 
 fn document_error(err: DocumentError) -> ApiError {

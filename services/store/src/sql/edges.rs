@@ -76,28 +76,6 @@ macro_rules! sql_edges {
             })
         }
 
-        /// Why an edge cannot end at `state`, if it cannot; `in_mapping` when the end is
-        /// named in a column mapping.
-        fn edge_end_problem(state: Option<&EntityState>, in_mapping: bool) -> Option<String> {
-            Some(match state {
-                None => "does not exist".to_owned(),
-                Some(e) if !e.live => "was deleted".to_owned(),
-                // A model's features are its input columns: OpenMetadata and lineage
-                // documents map table columns onto them.
-                Some(e)
-                    if in_mapping
-                        && !matches!(e.kind, EntityKind::Column | EntityKind::Feature) =>
-                {
-                    format!("is a {}; column mappings name columns or features", e.kind)
-                }
-                Some(e) if !e.kind.carries_lineage() => format!(
-                    "is a {}, which cannot carry lineage; link its tables or columns",
-                    e.kind
-                ),
-                Some(_) => return None,
-            })
-        }
-
         /// Fills `states` with the entities at `fqns` it does not hold yet.
         async fn resolve_states(
             conn: &mut Conn,
@@ -124,9 +102,9 @@ macro_rules! sql_edges {
             states: &mut HashMap<String, EntityState>,
         ) -> Result<plan::EdgeWrites> {
             resolve_edge_ends(&mut *tx, &edges, states).await?;
-            check_edge_ends(&edges, states)?;
+            plan::check_edge_ends(&edges, states)?;
             let stored = match known {
-                Some(known) => stored_by_key(known),
+                Some(known) => plan::stored_by_key(known),
                 None => {
                     let keys: Vec<(Uuid, Uuid, String)> = edges
                         .iter()
@@ -146,27 +124,6 @@ macro_rules! sql_edges {
             Ok(writes)
         }
 
-        /// Every FQN the drafts name (ends and column mappings), in order, with whether it
-        /// is named in a column mapping.
-        fn edge_ends(edges: &[EdgeDraft]) -> Vec<(&str, bool)> {
-            let mut endpoints: HashSet<&str> = HashSet::new();
-            let mut columns: HashSet<&str> = HashSet::new();
-            for edge in edges {
-                endpoints.insert(edge.key.from.as_str());
-                endpoints.insert(edge.key.to.as_str());
-                for mapping in &edge.columns {
-                    columns.extend(mapping.from.iter().map(|f| f.as_str()));
-                    columns.insert(mapping.to.as_str());
-                }
-            }
-            let mut all: Vec<(&str, bool)> = endpoints
-                .union(&columns)
-                .map(|f| (*f, columns.contains(f)))
-                .collect();
-            all.sort_unstable();
-            all
-        }
-
         /// Adds to `states` every entity the drafts name that it does not hold yet.
         async fn resolve_edge_ends(
             conn: &mut Conn,
@@ -174,56 +131,13 @@ macro_rules! sql_edges {
             states: &mut HashMap<String, EntityState>,
         ) -> Result<()> {
             // Most often every end is known already: look for the rest before building a set.
-            let named = edges.iter().flat_map(|edge| {
-                [&edge.key.from, &edge.key.to].into_iter().chain(
-                    edge.columns
-                        .iter()
-                        .flat_map(|mapping| mapping.from.iter().chain([&mapping.to])),
-                )
-            });
-            let missing: Vec<String> = named
-                .filter(|fqn| !states.contains_key(fqn.as_str()))
-                .map(|fqn| fqn.to_string())
+            let missing: Vec<String> = edges
+                .iter()
+                .flat_map(plan::names_in)
+                .filter(|(fqn, _)| !states.contains_key(fqn.as_str()))
+                .map(|(fqn, _)| fqn.to_string())
                 .collect();
             resolve_states(conn, missing.into_iter(), states).await
-        }
-
-        /// Every end and mapped column must be resolved (see [`resolve_edge_ends`]), live
-        /// and able to carry lineage; no edge may join an entity to itself.
-        fn check_edge_ends(
-            edges: &[EdgeDraft],
-            states: &HashMap<String, EntityState>,
-        ) -> Result<()> {
-            let mut problems = Vec::new();
-            for (fqn, in_mapping) in edge_ends(edges) {
-                if let Some(problem) = edge_end_problem(states.get(fqn), in_mapping) {
-                    problems.push(ReferenceProblem {
-                        reference: fqn.to_owned(),
-                        problem,
-                    });
-                }
-            }
-            for edge in edges {
-                if edge.key.from == edge.key.to {
-                    problems.push(ReferenceProblem {
-                        reference: edge.key.from.to_string(),
-                        problem: "an edge cannot join an entity to itself".into(),
-                    });
-                }
-            }
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(StoreError::References(problems))
-            }
-        }
-
-        /// Stored edges by (from_id, to_id, source), the key drafts are matched on.
-        fn stored_by_key(edges: &[Edge]) -> HashMap<(Uuid, Uuid, String), Edge> {
-            edges
-                .iter()
-                .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
-                .collect()
         }
 
         /// Writes planned edges and their change-log rows.
@@ -276,14 +190,6 @@ macro_rules! sql_edges {
                 edges.push(edge);
             }
             Ok((edges, states))
-        }
-
-        /// A blocking task's result; a panic in it goes on in the caller.
-        fn joined<T>(result: std::result::Result<T, tokio::task::JoinError>) -> T {
-            match result {
-                Ok(value) => value,
-                Err(err) => std::panic::resume_unwind(err.into_panic()),
-            }
         }
 
         async fn apply_lineage_document(
@@ -361,7 +267,7 @@ macro_rules! sql_edges {
             unknown.sort_unstable();
             unknown.dedup();
             let resolved = entity_states_at(&mut tx, &unknown).await?;
-            let models = joined(planning.await)?;
+            let models = crate::sql::joined(planning.await)?;
             // What this write leaves live wins over what was read before it; what it
             // soft-deletes reads as deleted, as it would after the write.
             for (_, writes) in &models {
@@ -399,7 +305,7 @@ macro_rules! sql_edges {
             resolve_edge_ends(&mut tx, &write.edges, &mut states).await?;
             let drafts = write.edges;
             let edge_planning = tokio::task::spawn_blocking(move || {
-                check_edge_ends(&drafts, &states)?;
+                plan::check_edge_ends(&drafts, &states)?;
                 // Edges this source asserted before and no longer does.
                 let stale: Vec<Edge> = {
                     let wanted: HashSet<(&str, &str)> = drafts
@@ -412,7 +318,7 @@ macro_rules! sql_edges {
                         .cloned()
                         .collect()
                 };
-                let writes = plan::plan_edges(drafts, &states, &stored_by_key(&stored), now);
+                let writes = plan::plan_edges(drafts, &states, &plan::stored_by_key(&stored), now);
                 let ids: HashMap<String, Uuid> =
                     states.into_iter().map(|(fqn, e)| (fqn, e.id)).collect();
                 Ok::<_, StoreError>((writes, ids, stale))
@@ -427,7 +333,7 @@ macro_rules! sql_edges {
                     .collect();
                 committed.trees.push((written.root, children));
             }
-            let (edges, ids, stale) = joined(edge_planning.await)?;
+            let (edges, ids, stale) = crate::sql::joined(edge_planning.await)?;
             write_edge_rows(&mut tx, actor, now, &edges).await?;
             changes.extend(edges.changes);
 

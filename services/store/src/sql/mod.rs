@@ -67,6 +67,14 @@ pub(crate) fn refused_move(incident: &crate::Incident, to: crate::IncidentStatus
     }
 }
 
+/// A blocking task's result; a panic in it goes on in the caller.
+pub(crate) fn joined<T>(result: Result<T, tokio::task::JoinError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
 pub(crate) mod access;
 pub(crate) mod catalog;
 pub(crate) mod edges;

@@ -79,29 +79,14 @@ macro_rules! sql_reconcile {
             for edge in &mut edges {
                 edge.key.source.clone_from(&write.source);
             }
-            let mut ends: Vec<String> = Vec::with_capacity(edges.len() * 2);
-            for edge in &edges {
-                ends.push(edge.key.from.to_string());
-                ends.push(edge.key.to.to_string());
-                for mapping in &edge.columns {
-                    ends.extend(mapping.from.iter().map(|f| f.to_string()));
-                    ends.push(mapping.to.to_string());
-                }
-            }
-            resolve_states(&mut tx, ends.into_iter(), &mut states).await?;
+            let ends = edges.iter().flat_map(plan::names_in);
+            resolve_states(&mut tx, ends.map(|(fqn, _)| fqn.to_string()), &mut states).await?;
             // A source names what it reads from; what the catalog does not hold (yet) is
             // left out with a warning instead of failing the run.
             edges.retain(|edge| {
-                let mapped = edge
-                    .columns
-                    .iter()
-                    .flat_map(|m| m.from.iter().chain([&m.to]))
-                    .map(|f| (f, true));
-                let problem = [(&edge.key.from, false), (&edge.key.to, false)]
-                    .into_iter()
-                    .chain(mapped)
+                let problem = plan::names_in(edge)
                     .find_map(|(fqn, in_mapping)| {
-                        edge_end_problem(states.get(fqn.as_str()), in_mapping)
+                        plan::edge_end_problem(states.get(fqn.as_str()), in_mapping)
                             .map(|p| (fqn.to_string(), p))
                     })
                     .or_else(|| {
