@@ -48,6 +48,22 @@ async fn references_are_enforced_per_statement() {
     for sql in refused {
         refused_as_dangling(&mut conn, &sql).await;
     }
+    // References are checked per distinct parent and team, not per row: a dangling row
+    // among good ones sharing theirs is still refused, and the error names it.
+    let message = refused_as_dangling(
+        &mut conn,
+        &format!(
+            "INSERT INTO entities (id, kind, fqn, name, parent_id, owner, source, created_at, updated_at) \
+             VALUES ('{}', 'database', 'hive.good', 'good', '{hive}', NULL, 't', now(), now()), \
+                    ('{}', 'database', 'hive.also_good', 'also_good', '{hive}', NULL, 't', now(), now()), \
+                    ('{}', 'database', 'hive.orphan', 'orphan', '{missing}', NULL, 't', now(), now())",
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7(),
+            uuid::Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(message.contains("hive.orphan"), "{message}");
     // A referred-to entity cannot be deleted outright, nor can an edge's end.
     let (child, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     for sql in [
@@ -90,8 +106,8 @@ async fn run(conn: &mut sqlx::PgConnection, sql: &str) {
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
 }
 
-/// `sql` fails as a foreign-key violation would.
-async fn refused_as_dangling(conn: &mut sqlx::PgConnection, sql: &str) {
+/// `sql` fails as a foreign-key violation would; the error's message.
+async fn refused_as_dangling(conn: &mut sqlx::PgConnection, sql: &str) -> String {
     let err = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
         .execute(conn)
         .await
@@ -100,4 +116,5 @@ async fn refused_as_dangling(conn: &mut sqlx::PgConnection, sql: &str) {
         .as_database_error()
         .unwrap_or_else(|| panic!("{sql}: {err}"));
     assert!(db.is_foreign_key_violation(), "{sql}: {err}");
+    db.message().to_owned()
 }
