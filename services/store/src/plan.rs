@@ -295,10 +295,10 @@ pub(crate) fn check_edge_ends(
 }
 
 /// Stored edges by (from_id, to_id, source), the key drafts are matched on.
-pub(crate) fn stored_by_key(edges: &[Edge]) -> HashMap<(Uuid, Uuid, String), Edge> {
+pub(crate) fn by_key(edges: Vec<Edge>) -> HashMap<(Uuid, Uuid, String), Edge> {
     edges
-        .iter()
-        .map(|e| ((e.from_id, e.to_id, e.source.clone()), e.clone()))
+        .into_iter()
+        .map(|e| ((e.from_id, e.to_id, e.source.clone()), e))
         .collect()
 }
 

@@ -65,7 +65,7 @@ macro_rules! sql_catalog {
         /// stored children, the teams it names) and plans everything but the children,
         /// which [`TreeRead::plan`] plans without the database.
         async fn read_tree(conn: &mut Conn, now: DateTime<Utc>, tree: EntityTree) -> Result<TreeRead> {
-            let root = &tree.root;
+            let EntityTree { root, children } = tree;
             let mut ancestors = Vec::new();
             let mut next = root.fqn.parent();
             while let Some(fqn) = next {
@@ -82,9 +82,8 @@ macro_rules! sql_catalog {
                 .collect();
 
             let mut problems = Vec::new();
-            let children = tree.children.as_deref().unwrap_or_default();
-            let owners: HashSet<&str> = std::iter::once(root)
-                .chain(children)
+            let owners: HashSet<&str> = std::iter::once(&root)
+                .chain(children.as_deref().unwrap_or_default())
                 .filter_map(|d| d.owner.as_deref())
                 .collect();
             if !owners.is_empty() {
@@ -142,15 +141,15 @@ macro_rules! sql_catalog {
             }
 
             let stored_root = stored.get(root.fqn.as_str());
-            let outcome = plan::plan_entity(stored_root, root.clone(), parent_id, now)?;
+            let outcome = plan::plan_entity(stored_root, root, parent_id, now)?;
             let root_created = matches!(outcome, EntityOutcome::Created(_));
             let root_entity = outcome.entity().clone();
             writes.record(outcome);
 
-            let stored_children = match &tree.children {
+            let stored_children = match &children {
                 Some(_) if !root_created => {
-                    let depth = root.fqn.parts().len() + 1;
-                    descendants_of(conn, &root.fqn)
+                    let depth = root_entity.fqn.parts().len() + 1;
+                    descendants_of(conn, &root_entity.fqn)
                         .await?
                         .into_iter()
                         .filter(|e| e.fqn.parts().len() == depth)
@@ -159,7 +158,7 @@ macro_rules! sql_catalog {
                 _ => Vec::new(),
             };
             Ok(TreeRead {
-                children: tree.children,
+                children,
                 root: root_entity,
                 root_created,
                 stored_children,

@@ -67,7 +67,7 @@ macro_rules! sql_edges {
         ) -> Result<EdgesWritten> {
             let mut tx = store.begin_write().await?;
             let mut states = HashMap::new();
-            let writes = write_edges(&mut tx, actor, Utc::now(), edges, None, &mut states).await?;
+            let writes = write_edges(&mut tx, actor, Utc::now(), edges, &mut states).await?;
             tx.commit().await?;
             Ok(EdgesWritten {
                 created: writes.created,
@@ -89,36 +89,28 @@ macro_rules! sql_edges {
             Ok(())
         }
 
-        /// Upserts edges inside the caller's transaction; see `Store::put_edges`. A caller
-        /// that already holds every stored edge the drafts could match (all of one source)
-        /// passes them as `known`, saving the lookup by key; `states` holds the endpoints
-        /// it has resolved already and gets the rest.
+        /// Upserts edges inside the caller's transaction; see `Store::put_edges`. `states`
+        /// holds the endpoints the caller has resolved already and gets the rest.
         async fn write_edges(
             tx: &mut Conn,
             actor: &str,
             now: DateTime<Utc>,
             edges: Vec<EdgeDraft>,
-            known: Option<&[Edge]>,
             states: &mut HashMap<String, EntityState>,
         ) -> Result<plan::EdgeWrites> {
             resolve_edge_ends(&mut *tx, &edges, states).await?;
             plan::check_edge_ends(&edges, states)?;
-            let stored = match known {
-                Some(known) => plan::stored_by_key(known),
-                None => {
-                    let keys: Vec<(Uuid, Uuid, String)> = edges
-                        .iter()
-                        .map(|e| {
-                            (
-                                states[e.key.from.as_str()].id,
-                                states[e.key.to.as_str()].id,
-                                e.key.source.clone(),
-                            )
-                        })
-                        .collect();
-                    edges_for_keys(&mut *tx, &keys).await?
-                }
-            };
+            let keys: Vec<(Uuid, Uuid, String)> = edges
+                .iter()
+                .map(|e| {
+                    (
+                        states[e.key.from.as_str()].id,
+                        states[e.key.to.as_str()].id,
+                        e.key.source.clone(),
+                    )
+                })
+                .collect();
+            let stored = edges_for_keys(&mut *tx, &keys).await?;
             let writes = plan::plan_edges(edges, states, &stored, now);
             write_edge_rows(tx, actor, now, &writes).await?;
             Ok(writes)
@@ -306,19 +298,18 @@ macro_rules! sql_edges {
             let drafts = write.edges;
             let edge_planning = tokio::task::spawn_blocking(move || {
                 plan::check_edge_ends(&drafts, &states)?;
-                // Edges this source asserted before and no longer does.
-                let stale: Vec<Edge> = {
+                // Edges this source asserted before and no longer does; the rest are what
+                // the drafts are matched against.
+                let (stale, kept): (Vec<Edge>, Vec<Edge>) = {
                     let wanted: HashSet<(&str, &str)> = drafts
                         .iter()
                         .map(|e| (e.key.from.as_str(), e.key.to.as_str()))
                         .collect();
                     stored
-                        .iter()
-                        .filter(|e| !wanted.contains(&(e.from.as_str(), e.to.as_str())))
-                        .cloned()
-                        .collect()
+                        .into_iter()
+                        .partition(|e| !wanted.contains(&(e.from.as_str(), e.to.as_str())))
                 };
-                let writes = plan::plan_edges(drafts, &states, &plan::stored_by_key(&stored), now);
+                let writes = plan::plan_edges(drafts, &states, &plan::by_key(kept), now);
                 let ids: HashMap<String, Uuid> =
                     states.into_iter().map(|(fqn, e)| (fqn, e.id)).collect();
                 Ok::<_, StoreError>((writes, ids, stale))

@@ -111,7 +111,7 @@ macro_rules! sql_reconcile {
                     None => true,
                 }
             });
-            let edges = write_edges(&mut tx, actor, now, edges, None, &mut states).await?;
+            let edges = write_edges(&mut tx, actor, now, edges, &mut states).await?;
             written.counts.edges_added += edges.created;
             written.counts.edges_updated += edges.updated;
             mark_seen(&mut tx, write.run_id, "entities", &seen_entities).await?;
